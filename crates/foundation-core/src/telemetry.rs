@@ -1,0 +1,279 @@
+//! The in-process telemetry bus.
+//!
+//! Components publish typed [`Event`]s (a breaker's state change, a limiter's denial, a
+//! pool's exhaustion); the performance monitor, health aggregator and alerting subscribe.
+//!
+//! - **Typed**: an event is any `Send + Sync + Debug` type implementing [`Event`];
+//!   subscribers downcast with [`downcast_ref`](trait.Event.html#method.downcast_ref).
+//! - **Bounded**: each [`Subscription`] has its own bounded buffer.
+//! - **Never blocks the emitter**: when a subscriber's buffer is full the event is dropped
+//!   *for that subscriber* and counted in [`Subscription::dropped`] and
+//!   [`TelemetryBus::dropped`].
+//! - **Cheap when nobody listens**: with no subscribers, `emit` is one atomic load.
+//!
+//! Every emitted event is also a `tracing` event at debug level with the event's name.
+//!
+//! ```
+//! use foundation_core::telemetry::{Event, TelemetryBus};
+//!
+//! #[derive(Debug)]
+//! struct Tripped { breaker: String }
+//! impl Event for Tripped {
+//!     fn name(&self) -> &'static str { "foundation.breaker.state_change" }
+//!     fn source(&self) -> &str { &self.breaker }
+//! }
+//!
+//! let bus = TelemetryBus::new();
+//! let mut sub = bus.subscribe(16);
+//! bus.emit(Tripped { breaker: "db".into() });
+//! let ev = sub.try_recv().unwrap();
+//! assert_eq!(ev.name(), "foundation.breaker.state_change");
+//! assert_eq!(ev.downcast_ref::<Tripped>().unwrap().breaker, "db");
+//! ```
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+
+/// A typed telemetry event.
+pub trait Event: Any + Send + Sync + fmt::Debug {
+    /// The dotted event name, `foundation.<component>.<action>`.
+    fn name(&self) -> &'static str;
+
+    /// The instance that emitted it (breaker name, pool name...), empty if none.
+    fn source(&self) -> &str {
+        ""
+    }
+}
+
+impl dyn Event {
+    /// The event as its concrete type, if it is a `T`.
+    pub fn downcast_ref<T: Event>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+
+    /// Whether the event is a `T`.
+    pub fn is<T: Event>(&self) -> bool {
+        (self as &dyn Any).is::<T>()
+    }
+}
+
+struct Subscriber {
+    prefix: String,
+    tx: mpsc::Sender<Arc<dyn Event>>,
+    dropped: AtomicU64,
+}
+
+#[derive(Default)]
+struct Inner {
+    subscribers: ArcSwap<Vec<Arc<Subscriber>>>,
+    emitted: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// The bus. Cheap to clone; clones share subscribers.
+#[derive(Clone, Default)]
+pub struct TelemetryBus {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TelemetryBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBus")
+            .field("subscribers", &self.subscriber_count())
+            .field("emitted", &self.emitted())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl TelemetryBus {
+    /// A new, empty bus.
+    pub fn new() -> TelemetryBus {
+        TelemetryBus::default()
+    }
+
+    /// The process-wide bus that components use when none is injected.
+    pub fn global() -> &'static TelemetryBus {
+        static GLOBAL: OnceLock<TelemetryBus> = OnceLock::new();
+        GLOBAL.get_or_init(TelemetryBus::new)
+    }
+
+    /// Publishes an event to every matching subscriber without waiting.
+    pub fn emit<E: Event>(&self, event: E) {
+        tracing::debug!(event = event.name(), source = event.source(), detail = ?event, "foundation.telemetry");
+        let subs = self.inner.subscribers.load();
+        if subs.is_empty() {
+            return;
+        }
+        self.inner.emitted.fetch_add(1, Ordering::Relaxed);
+        let name = event.name();
+        let event: Arc<dyn Event> = Arc::new(event);
+        for sub in subs.iter().filter(|s| name.starts_with(s.prefix.as_str())) {
+            if sub.tx.try_send(event.clone()).is_err() {
+                sub.dropped.fetch_add(1, Ordering::Relaxed);
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Subscribes to every event, buffering up to `capacity` (at least 1).
+    pub fn subscribe(&self, capacity: usize) -> Subscription {
+        self.subscribe_prefix("", capacity)
+    }
+
+    /// Subscribes to events whose name starts with `prefix` (e.g. `foundation.breaker.`).
+    pub fn subscribe_prefix(&self, prefix: impl Into<String>, capacity: usize) -> Subscription {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let sub = Arc::new(Subscriber {
+            prefix: prefix.into(),
+            tx,
+            dropped: AtomicU64::new(0),
+        });
+        self.inner.subscribers.rcu(|subs| {
+            let mut next = Vec::with_capacity(subs.len() + 1);
+            next.extend(subs.iter().cloned());
+            next.push(sub.clone());
+            next
+        });
+        Subscription {
+            rx,
+            sub,
+            bus: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// How many subscriptions are live.
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.subscribers.load().len()
+    }
+
+    /// Events emitted while at least one subscriber was listening.
+    pub fn emitted(&self) -> u64 {
+        self.inner.emitted.load(Ordering::Relaxed)
+    }
+
+    /// Deliveries dropped because a subscriber's buffer was full, over all subscribers.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// A live subscription. Dropping it unsubscribes.
+pub struct Subscription {
+    rx: mpsc::Receiver<Arc<dyn Event>>,
+    sub: Arc<Subscriber>,
+    bus: Weak<Inner>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("prefix", &self.sub.prefix)
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl Subscription {
+    /// Waits for the next event. Returns `None` only if the bus is gone.
+    pub async fn recv(&mut self) -> Option<Arc<dyn Event>> {
+        self.rx.recv().await
+    }
+
+    /// The next buffered event, if any.
+    pub fn try_recv(&mut self) -> Option<Arc<dyn Event>> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Drains every buffered event.
+    pub fn drain(&mut self) -> Vec<Arc<dyn Event>> {
+        std::iter::from_fn(|| self.try_recv()).collect()
+    }
+
+    /// Events this subscription missed because its buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.sub.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(inner) = self.bus.upgrade() {
+            inner.subscribers.rcu(|subs| {
+                subs.iter()
+                    .filter(|s| !Arc::ptr_eq(s, &self.sub))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Ping(u32);
+    impl Event for Ping {
+        fn name(&self) -> &'static str {
+            "foundation.test.ping"
+        }
+    }
+
+    #[derive(Debug)]
+    struct Other;
+    impl Event for Other {
+        fn name(&self) -> &'static str {
+            "foundation.other.thing"
+        }
+    }
+
+    #[test]
+    fn full_subscriber_drops_and_counts_without_blocking() {
+        let bus = TelemetryBus::new();
+        let mut sub = bus.subscribe(2);
+        for i in 0..5 {
+            bus.emit(Ping(i));
+        }
+        assert_eq!(sub.dropped(), 3);
+        assert_eq!(bus.dropped(), 3);
+        let got: Vec<u32> = sub
+            .drain()
+            .iter()
+            .map(|e| e.downcast_ref::<Ping>().unwrap().0)
+            .collect();
+        assert_eq!(got, vec![0, 1]);
+    }
+
+    #[test]
+    fn prefix_filters_and_drop_unsubscribes() {
+        let bus = TelemetryBus::new();
+        let mut pings = bus.subscribe_prefix("foundation.test.", 8);
+        let all = bus.subscribe(8);
+        assert_eq!(bus.subscriber_count(), 2);
+        bus.emit(Other);
+        bus.emit(Ping(7));
+        let got = pings.drain();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].is::<Ping>());
+        drop(all);
+        assert_eq!(bus.subscriber_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn recv_waits_for_the_next_event() {
+        let bus = TelemetryBus::new();
+        let mut sub = bus.subscribe(1);
+        let b = bus.clone();
+        let emitter = tokio::spawn(async move { b.emit(Ping(1)) });
+        let ev = sub.recv().await.unwrap();
+        emitter.await.unwrap();
+        assert_eq!(ev.downcast_ref::<Ping>().unwrap().0, 1);
+    }
+}
