@@ -1,1 +1,155 @@
-fn main() {}
+//! Circuit breaker closed-path overhead, side by side with failsafe, recloser and
+//! tower-resilience.
+//!
+//! Groups:
+//! - `breaker/closed_path`: one admitted, successful call (acquire + record) on one thread:
+//!   ours (owned `Permit`, `call_sync` like the peers' `call(f)`, async `call` driven in a
+//!   loop on a current-thread runtime), failsafe, recloser.
+//! - `breaker/tower_service`: the same as tower middleware around a ready inner service:
+//!   a bare service (baseline), our `CircuitBreakerLayer`, tower-resilience's breaker.
+//! - `breaker/contended`: ours, two threads sharing one breaker (time per call per thread).
+//!
+//! Run: `cargo bench -p foundation-bench --bench breaker -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use failsafe::CircuitBreaker as _;
+use foundation_core::Error;
+use foundation_protect::breaker::{BreakerConfig, CircuitBreaker, CircuitBreakerLayer};
+use foundation_protect::outcome::Outcome;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+fn ours() -> CircuitBreaker {
+    CircuitBreaker::new("bench", BreakerConfig::default()).expect("valid config")
+}
+
+fn closed_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("breaker/closed_path");
+
+    let breaker = ours();
+    g.bench_function("foundation_permit", |b| {
+        b.iter(|| {
+            let permit = black_box(&breaker).try_acquire().expect("closed");
+            permit.record(black_box(Outcome::Success));
+        })
+    });
+
+    g.bench_function("foundation_call_sync", |b| {
+        b.iter(|| {
+            let r = black_box(&breaker).call_sync(|| Ok::<_, Error>(black_box(1u64)));
+            black_box(r.is_ok());
+        })
+    });
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    g.bench_function("foundation_call_async", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let r = breaker.call(|| async { Ok::<_, Error>(i) }).await;
+                    black_box(r.is_ok());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    let failsafe = failsafe::Config::new().build();
+    g.bench_function("failsafe", |b| {
+        b.iter(|| {
+            let r = black_box(&failsafe).call(|| Ok::<_, ()>(black_box(1u64)));
+            black_box(r.is_ok());
+        })
+    });
+
+    let recloser = recloser::Recloser::default();
+    g.bench_function("recloser", |b| {
+        b.iter(|| {
+            let r = black_box(&recloser).call(|| Ok::<_, ()>(black_box(1u64)));
+            black_box(r.is_ok());
+        })
+    });
+    g.finish();
+}
+
+/// Drives `svc` through `iters` ready+call rounds on a current-thread runtime.
+fn drive<S>(rt: &tokio::runtime::Runtime, svc: &mut S, iters: u64) -> Duration
+where
+    S: Service<u64>,
+    S::Error: std::fmt::Debug,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for i in 0..iters {
+            let r = svc.ready().await.expect("ready").call(i).await;
+            black_box(r.is_ok());
+        }
+        start.elapsed()
+    })
+}
+
+fn tower_service(c: &mut Criterion) {
+    let mut g = c.benchmark_group("breaker/tower_service");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let inner = tower::service_fn(|x: u64| async move { Ok::<_, Error>(x) });
+
+    let mut bare = inner;
+    g.bench_function("bare_service", |b| {
+        b.iter_custom(|iters| drive(&rt, &mut bare, iters))
+    });
+
+    let mut ours = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(self::ours()))
+        .service(inner);
+    g.bench_function("foundation_layer", |b| {
+        b.iter_custom(|iters| drive(&rt, &mut ours, iters))
+    });
+
+    let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .build()
+        .expect("valid config");
+    let mut theirs = ServiceBuilder::new().layer(layer).service(inner);
+    g.bench_function("tower_resilience", |b| {
+        b.iter_custom(|iters| drive(&rt, &mut theirs, iters))
+    });
+    g.finish();
+}
+
+fn contended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("breaker/contended");
+    let breaker = Arc::new(ours());
+    g.bench_function("foundation_permit_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let breaker = breaker.clone();
+                    std::thread::spawn(move || {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let permit = breaker.try_acquire().expect("closed");
+                            permit.record(black_box(Outcome::Success));
+                        }
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            let total: Duration = threads
+                .into_iter()
+                .map(|t| t.join().expect("bench thread"))
+                .sum();
+            total / 2
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, closed_path, tower_service, contended);
+criterion_main!(benches);

@@ -92,6 +92,23 @@ impl CircuitBreaker {
         result
     }
 
+    /// Runs the synchronous `f` if admitted and records its result, like
+    /// [`call`](CircuitBreaker::call) for blocking or CPU-bound code.
+    #[inline]
+    pub fn call_sync<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> Result<T, Error>,
+    {
+        let permit = BorrowedPermit {
+            inner: &self.inner,
+            admission: self.inner.acquire()?,
+            recorded: false,
+        };
+        let result = f();
+        permit.record_result(&result);
+        result
+    }
+
     /// Like [`call`](CircuitBreaker::call), but when the breaker refuses, returns what
     /// `fallback` makes of the refusal instead. Errors of the call itself are returned as is.
     pub async fn call_with_fallback<T, F, Fut, FB>(&self, f: F, fallback: FB) -> Result<T, Error>

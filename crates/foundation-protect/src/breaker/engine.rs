@@ -15,16 +15,22 @@ use parking_lot::Mutex;
 use super::callers::Callers;
 use super::config::BreakerConfig;
 use super::events::{CallRejected, ProbeResult, SlowCall, StateChanged};
-use super::state::{BreakerState, RAMP, SLOW, TransitionReason, Word};
+use super::state::{BreakerState, RAMP, RESHAPED, SLOW, TransitionReason, Word};
 use super::status::{BreakerStatus, ProbeStatus, TransitionRecord};
 use super::window::{Sample, Window, WindowCounts};
 use crate::outcome::{Outcome, SharedClassifier};
 
-/// The live configuration and the window it counts into; swapped as one on reconfiguration.
+/// The live configuration, swapped as one on reconfiguration.
 pub(crate) struct Core {
     pub(crate) config: BreakerConfig,
-    pub(crate) window: Arc<Window>,
+    /// The window, when reconfiguration changed its shape from the one the breaker was built
+    /// with (`Inner::window`). Recording then costs one more pointer load.
+    pub(crate) reshaped: Option<Arc<Window>>,
 }
+
+/// Keeps a hot atomic on its own cache line, away from the reference counts.
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// What an admitted call was admitted as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +65,9 @@ struct Control {
 
 /// Everything a breaker shares between its clones and permits.
 pub(crate) struct Inner {
-    word: AtomicU64,
+    word: Padded<AtomicU64>,
+    /// The window the breaker was built with; used while the shape is unchanged.
+    window: Window,
     pub(crate) name: Arc<str>,
     pub(crate) classifier: SharedClassifier,
     core: ArcSwap<Core>,
@@ -88,12 +96,15 @@ impl Inner {
         } else {
             0
         };
-        let window = Arc::new(Window::new(config.window));
         Inner {
-            word: AtomicU64::new(Word::new(BreakerState::Closed, 0, flags).0),
+            word: Padded(AtomicU64::new(Word::new(BreakerState::Closed, 0, flags).0)),
+            window: Window::new(config.window),
             name,
             classifier,
-            core: ArcSwap::from_pointee(Core { config, window }),
+            core: ArcSwap::from_pointee(Core {
+                config,
+                reshaped: None,
+            }),
             base: clock.now(),
             clock,
             bus,
@@ -105,8 +116,14 @@ impl Inner {
         }
     }
 
+    #[inline]
     fn word(&self) -> Word {
-        Word(self.word.load(Ordering::Acquire))
+        Word(self.word.0.load(Ordering::Acquire))
+    }
+
+    /// The window in use under `core`.
+    fn window<'a>(&'a self, core: &'a Core) -> &'a Window {
+        core.reshaped.as_deref().unwrap_or(&self.window)
     }
 
     fn nanos(&self, t: Instant) -> u64 {
@@ -201,6 +218,7 @@ impl Inner {
                     let next = w.with_probes(w.probes() + 1);
                     if self
                         .word
+                        .0
                         .compare_exchange(w.0, next.0, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok()
                     {
@@ -227,7 +245,7 @@ impl Inner {
                 Some(((c + 1.0) * f).floor() > (c * f).floor())
             }
             None => {
-                let _ = self.word.compare_exchange(
+                let _ = self.word.0.compare_exchange(
                     w.0,
                     w.with_flag(RAMP, false).0,
                     Ordering::AcqRel,
@@ -268,8 +286,32 @@ impl Inner {
 
     #[inline]
     fn record_counted(&self, adm: &Admission, outcome: Outcome) {
+        let w = self.word();
+        if adm.start.is_some() || w.has(RESHAPED) {
+            return self.record_counted_slow(adm, outcome);
+        }
+        // The fast path: no slow-call detection, the window the breaker was built with.
+        let Some(sample) = Sample::new(outcome, false) else {
+            return;
+        };
+        if w.generation() != adm.generation {
+            return;
+        }
+        let now_nanos = if self.window.needs_time() {
+            self.nanos(self.clock.now())
+        } else {
+            0
+        };
+        self.window.record(sample, now_nanos);
+        if outcome.is_failure() && w.state() == BreakerState::Closed {
+            self.maybe_trip(&self.core.load(), w, now_nanos);
+        }
+    }
+
+    fn record_counted_slow(&self, adm: &Admission, outcome: Outcome) {
         let core = self.core.load();
-        let now = if adm.start.is_some() || core.window.needs_time() {
+        let window = self.window(&core);
+        let now = if adm.start.is_some() || window.needs_time() {
             Some(self.clock.now())
         } else {
             None
@@ -283,7 +325,7 @@ impl Inner {
             return;
         }
         let now_nanos = now.map_or(0, |t| self.nanos(t));
-        core.window.record(sample, now_nanos);
+        window.record(sample, now_nanos);
         if (outcome.is_failure() || slow) && w.state() == BreakerState::Closed {
             self.maybe_trip(&core, w, now_nanos);
         }
@@ -315,7 +357,7 @@ impl Inner {
 
     #[cold]
     fn maybe_trip(&self, core: &Core, w: Word, now_nanos: u64) {
-        let counts = core.window.counts(now_nanos);
+        let counts = self.window(core).counts(now_nanos);
         if let Some(reason) = evaluate(&core.config, &counts, core.config.minimum_calls) {
             self.transition(Some(w.generation()), BreakerState::Open, reason);
         }
@@ -366,7 +408,7 @@ impl Inner {
         let mut w = self.word();
         while w.generation() == generation && w.state() == BreakerState::HalfOpen && w.probes() > 0
         {
-            match self.word.compare_exchange(
+            match self.word.0.compare_exchange(
                 w.0,
                 w.with_probes(w.probes() - 1).0,
                 Ordering::AcqRel,
@@ -416,7 +458,7 @@ impl Inner {
         let now = self.clock.now();
         let now_nanos = self.nanos(now);
         let core = self.core.load();
-        let mut flags = cur.flags() & SLOW;
+        let mut flags = cur.flags() & (SLOW | RESHAPED);
         match to {
             BreakerState::Open => {
                 let repeated = from == BreakerState::HalfOpen || cur.has(RAMP);
@@ -434,7 +476,7 @@ impl Inner {
                 ctl.probes_finished = 0;
             }
             BreakerState::Closed | BreakerState::MetricsOnly => {
-                core.window.clear();
+                self.window(&core).clear();
                 if reason == TransitionReason::ProbesSucceeded && core.config.recovery_ramp.is_some()
                 {
                     // Trips stay counted until the ramp completes: a trip during the ramp
@@ -453,7 +495,7 @@ impl Inner {
             self.callers.clear();
         }
         let next = Word::new(to, cur.generation().wrapping_add(1), flags);
-        self.word.store(next.0, Ordering::Release);
+        self.word.0.store(next.0, Ordering::Release);
         ctl.last = Some((from, to, reason, now));
         Some(StateChanged {
             breaker: self.name.clone(),
@@ -481,23 +523,34 @@ impl Inner {
         let core = {
             let _ctl = self.control.lock();
             let old = self.core.load();
-            let window = if old.window.shape() == config.window {
-                old.window.clone()
+            let current = self.window(&old);
+            let reshaped = if current.shape() == config.window {
+                old.reshaped.clone()
             } else {
-                Arc::new(Window::seeded(
-                    config.window,
-                    old.window.counts(now_nanos),
-                    now_nanos,
-                ))
+                let counts = current.counts(now_nanos);
+                if self.window.shape() == config.window {
+                    // Back to the original shape: refill the built-in window.
+                    self.window.clear();
+                    self.window.seed(counts, now_nanos);
+                    None
+                } else {
+                    let w = Window::new(config.window);
+                    w.seed(counts, now_nanos);
+                    Some(Arc::new(w))
+                }
             };
             let slow = config.slow_call_duration.is_some();
             let ramp = config.recovery_ramp.is_some();
-            let core = Arc::new(Core { config, window });
+            let is_reshaped = reshaped.is_some();
+            let core = Arc::new(Core { config, reshaped });
             self.core.store(core.clone());
             let mut w = self.word();
             loop {
-                let next = w.with_flag(SLOW, slow).with_flag(RAMP, ramp && w.has(RAMP));
-                match self.word.compare_exchange(
+                let next = w
+                    .with_flag(SLOW, slow)
+                    .with_flag(RESHAPED, is_reshaped)
+                    .with_flag(RAMP, ramp && w.has(RAMP));
+                match self.word.0.compare_exchange(
                     w.0,
                     next.0,
                     Ordering::AcqRel,
@@ -525,7 +578,7 @@ impl Inner {
         let ctl = self.control.lock();
         let w = self.word();
         let state = w.state();
-        let window = core.window.counts(now_nanos);
+        let window = self.window(&core).counts(now_nanos);
         let ramp_percent = if state == BreakerState::Closed && w.has(RAMP) {
             let elapsed = now_nanos.saturating_sub(self.ramp_start.load(Ordering::Acquire));
             ramp_fraction(&core.config, elapsed).map(|f| f * 100.0)

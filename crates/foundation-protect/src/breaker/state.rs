@@ -134,6 +134,9 @@ const KIND_MASK: u64 = 0b111;
 pub(crate) const RAMP: u64 = 1 << 3;
 /// Slow-call detection is configured: permits read the clock.
 pub(crate) const SLOW: u64 = 1 << 4;
+/// Reconfiguration changed the window's shape: record through the live config.
+pub(crate) const RESHAPED: u64 = 1 << 5;
+const FLAGS: u64 = RAMP | SLOW | RESHAPED;
 const PROBE_SHIFT: u32 = 8;
 const PROBE_MASK: u64 = 0xFFFF << PROBE_SHIFT;
 const GEN_SHIFT: u32 = 32;
@@ -145,7 +148,7 @@ impl Word {
             .iter()
             .position(|s| *s == state)
             .unwrap_or(0) as u64;
-        Word((u64::from(generation) << GEN_SHIFT) | (flags & (RAMP | SLOW)) | kind)
+        Word((u64::from(generation) << GEN_SHIFT) | (flags & FLAGS) | kind)
     }
 
     /// The state.
@@ -174,7 +177,7 @@ impl Word {
 
     /// The flags only.
     pub(crate) fn flags(self) -> u64 {
-        self.0 & (RAMP | SLOW)
+        self.0 & FLAGS
     }
 
     /// The same word with `flag` set or cleared.

@@ -283,13 +283,12 @@ impl Window {
         Window { shape, kind }
     }
 
-    /// A window of `shape` seeded with `counts` (used when reconfiguration changes the
+    /// Records `counts` as if they had just happened (used when reconfiguration changes the
     /// shape). A count window keeps at most its size; a time window puts them in `now`'s
     /// bucket.
-    pub(crate) fn seeded(shape: WindowConfig, counts: WindowCounts, now_nanos: u64) -> Window {
-        let w = Window::new(shape);
+    pub(crate) fn seed(&self, counts: WindowCounts, now_nanos: u64) {
         let mut slow_left = counts.slow;
-        let cap = match shape {
+        let cap = match self.shape {
             WindowConfig::Count { size } => size,
             WindowConfig::Time { .. } => u32::MAX,
         };
@@ -302,17 +301,16 @@ impl Window {
         ] {
             for _ in 0..counts.of(class) {
                 if written == cap {
-                    return w;
+                    return;
                 }
                 let slow = slow_left > 0;
                 slow_left -= u32::from(slow);
                 if let Some(s) = Sample::new(class, slow) {
-                    w.record(s, now_nanos);
+                    self.record(s, now_nanos);
                 }
                 written += 1;
             }
         }
-        w
     }
 
     /// The configured shape.
@@ -410,7 +408,8 @@ mod tests {
             application: 0,
             slow: 2,
         };
-        let w = Window::seeded(WindowConfig::Count { size: 8 }, counts, 0);
+        let w = Window::new(WindowConfig::Count { size: 8 });
+        w.seed(counts, 0);
         let c = w.counts(0);
         assert_eq!((c.success, c.network, c.slow), (5, 3, 2));
     }
