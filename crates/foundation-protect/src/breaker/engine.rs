@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use super::callers::Callers;
 use super::config::BreakerConfig;
 use super::events::{CallRejected, ProbeResult, SlowCall, StateChanged};
-use super::state::{BreakerState, RAMP, RESHAPED, SLOW, TransitionReason, Word};
+use super::state::{BreakerState, PENDING, RAMP, RESHAPED, SLOW, TransitionReason, Word};
 use super::status::{BreakerStatus, ProbeStatus, TransitionRecord};
 use super::window::{Sample, Window, WindowCounts};
 use crate::outcome::{Outcome, SharedClassifier};
@@ -303,7 +303,7 @@ impl Inner {
             0
         };
         self.window.record(sample, now_nanos);
-        if outcome.is_failure() && w.state() == BreakerState::Closed {
+        if (outcome.is_failure() || w.has(PENDING)) && w.state() == BreakerState::Closed {
             self.maybe_trip(&self.core.load(), w, now_nanos);
         }
     }
@@ -326,7 +326,7 @@ impl Inner {
         }
         let now_nanos = now.map_or(0, |t| self.nanos(t));
         window.record(sample, now_nanos);
-        if (outcome.is_failure() || slow) && w.state() == BreakerState::Closed {
+        if (outcome.is_failure() || slow || w.has(PENDING)) && w.state() == BreakerState::Closed {
             self.maybe_trip(&core, w, now_nanos);
         }
     }
@@ -358,6 +358,14 @@ impl Inner {
     #[cold]
     fn maybe_trip(&self, core: &Core, w: Word, now_nanos: u64) {
         let counts = self.window(core).counts(now_nanos);
+        let undecided = counts.calls() < core.config.minimum_calls;
+        if undecided != w.has(PENDING) {
+            if undecided {
+                self.word.0.fetch_or(PENDING, Ordering::AcqRel);
+            } else {
+                self.word.0.fetch_and(!PENDING, Ordering::AcqRel);
+            }
+        }
         if let Some(reason) = evaluate(&core.config, &counts, core.config.minimum_calls) {
             self.transition(Some(w.generation()), BreakerState::Open, reason);
         }

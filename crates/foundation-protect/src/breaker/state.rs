@@ -136,7 +136,10 @@ pub(crate) const RAMP: u64 = 1 << 3;
 pub(crate) const SLOW: u64 = 1 << 4;
 /// Reconfiguration changed the window's shape: record through the live config.
 pub(crate) const RESHAPED: u64 = 1 << 5;
-const FLAGS: u64 = RAMP | SLOW | RESHAPED;
+/// A failure was recorded before the window held the minimum number of calls: the next
+/// records (successes too) re-evaluate the thresholds until it does.
+pub(crate) const PENDING: u64 = 1 << 6;
+const FLAGS: u64 = RAMP | SLOW | RESHAPED | PENDING;
 const PROBE_SHIFT: u32 = 8;
 const PROBE_MASK: u64 = 0xFFFF << PROBE_SHIFT;
 const GEN_SHIFT: u32 = 32;
