@@ -202,12 +202,12 @@ impl ClassThresholds {
     }
 }
 
+/// A percentage in `(0, 100]`.
 fn percent(v: &mut Validator, field: &str, value: f64) {
-    v.range(field, value, 0.0, 100.0);
     v.check(
-        !(value.is_finite() && value <= 0.0),
+        value > 0.0 && value <= 100.0,
         field,
-        "must be greater than 0",
+        format_args!("must be a percentage greater than 0 and at most 100, got {value}"),
     );
 }
 
@@ -280,7 +280,7 @@ impl Validate for WindowConfig {
                     format_args!("must be at most {MAX_WINDOW_BUCKETS}, got {buckets}"),
                 );
                 v.check(
-                    buckets == 0 || duration.as_millis() >= u128::from(buckets),
+                    buckets == 0 || duration.is_zero() || duration.as_millis() >= u128::from(buckets),
                     "duration_ms",
                     "must be at least one millisecond per bucket",
                 );
