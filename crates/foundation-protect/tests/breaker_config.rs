@@ -256,7 +256,10 @@ fn unknown_kinds_and_fields_in_toml_are_refused() {
     let unknown_field = toml::from_str::<BreakerConfig>("failure_threshold = 5.0")
         .unwrap_err()
         .to_string();
-    assert!(unknown_field.contains("failure_threshold"), "{unknown_field}");
+    assert!(
+        unknown_field.contains("failure_threshold"),
+        "{unknown_field}"
+    );
     let negative = toml::from_str::<BreakerConfig>("open_duration_ms = -5");
     assert!(negative.is_err());
 }
@@ -338,7 +341,9 @@ fn a_registry_refuses_an_invalid_config_as_a_whole() {
             ..Default::default()
         },
     );
-    config.breakers.insert(String::new(), BreakerConfig::default());
+    config
+        .breakers
+        .insert(String::new(), BreakerConfig::default());
     let err = BreakerRegistry::new(config.clone()).unwrap_err();
     let f = fields(&err);
     assert!(f.contains(&"breakers.db.failure_rate_threshold"), "{f:?}");

@@ -55,7 +55,11 @@ async fn the_layer_records_results_and_refuses_without_calling_the_inner_service
 
     let refused = svc.ready().await.unwrap().call("ping").await.unwrap_err();
     assert!(refused.is(ErrorCode::CIRCUIT_OPEN));
-    assert_eq!(reached.load(Ordering::SeqCst), 3, "refused before the inner service");
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        3,
+        "refused before the inner service"
+    );
 
     tokio::time::advance(Duration::from_secs(5)).await;
     failing.store(false, Ordering::SeqCst);

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use foundation_core::{ErrorCode, ManualClock, TelemetryBus};
 use foundation_protect::breaker::{
-    BreakerConfig, BreakerState, CircuitBreaker, ClassThresholds, OpenBackoff, Permit,
-    WindowConfig,
+    BreakerConfig, BreakerState, CircuitBreaker, ClassThresholds, OpenBackoff, Permit, WindowConfig,
 };
 use foundation_protect::outcome::Outcome;
 use proptest::prelude::*;
@@ -171,10 +170,7 @@ impl Model {
             return false;
         }
         let failures = outcomes.iter().filter(|o| o.is_failure()).count() as f64;
-        let timeouts = outcomes
-            .iter()
-            .filter(|o| **o == Outcome::Timeout)
-            .count() as f64;
+        let timeouts = outcomes.iter().filter(|o| **o == Outcome::Timeout).count() as f64;
         failures * 100.0 / calls >= self.p.threshold
             || self
                 .p

@@ -66,7 +66,11 @@ fn no_trip_before_the_minimum_and_the_call_reaching_it_decides() {
     run(&b, Outcome::Network, 3);
     assert_eq!(b.state(), BreakerState::Closed, "3 calls < minimum 4");
     run(&b, Outcome::Success, 1);
-    assert_eq!(b.state(), BreakerState::Open, "3/4 failures once 4 calls are in");
+    assert_eq!(
+        b.state(),
+        BreakerState::Open,
+        "3/4 failures once 4 calls are in"
+    );
 }
 
 #[test]
@@ -95,10 +99,17 @@ fn half_open_admits_exactly_the_probes_and_closes_when_they_succeed() {
     p1.record(Outcome::Success);
     assert_eq!(b.state(), BreakerState::HalfOpen, "one probe still out");
     let probes = b.status().probes.unwrap();
-    assert_eq!((probes.reserved, probes.finished, probes.required), (2, 1, 2));
+    assert_eq!(
+        (probes.reserved, probes.finished, probes.required),
+        (2, 1, 2)
+    );
     p2.record(Outcome::Success);
     assert_eq!(b.state(), BreakerState::Closed);
-    assert_eq!(b.status().window.calls(), 0, "closing starts a fresh window");
+    assert_eq!(
+        b.status().window.calls(),
+        0,
+        "closing starts a fresh window"
+    );
 }
 
 #[test]
@@ -254,7 +265,11 @@ fn a_time_window_forgets_old_failures() {
     clock.advance(Duration::from_secs(11));
     assert_eq!(b.status().window.calls(), 0);
     run(&b, Outcome::Network, 1);
-    assert_eq!(b.state(), BreakerState::Closed, "old failures left the window");
+    assert_eq!(
+        b.state(),
+        BreakerState::Closed,
+        "old failures left the window"
+    );
     run(&b, Outcome::Network, 3);
     assert_eq!(b.state(), BreakerState::Open);
 }
@@ -503,12 +518,18 @@ fn events_tell_state_changes_rejections_and_probe_results() {
         ]
     );
     let opened = got[0].downcast_ref::<StateChanged>().unwrap();
-    assert_eq!((opened.from, opened.to), (BreakerState::Closed, BreakerState::Open));
+    assert_eq!(
+        (opened.from, opened.to),
+        (BreakerState::Closed, BreakerState::Open)
+    );
     assert_eq!(got[0].source(), "db");
     let rejected = got[1].downcast_ref::<CallRejected>().unwrap();
     assert_eq!(rejected.code, ErrorCode::CIRCUIT_OPEN);
     let probe = got[3].downcast_ref::<ProbeResult>().unwrap();
-    assert_eq!((probe.outcome, probe.finished, probe.required), (Outcome::Success, 1, 1));
+    assert_eq!(
+        (probe.outcome, probe.finished, probe.required),
+        (Outcome::Success, 1, 1)
+    );
     let closed = got[4].downcast_ref::<StateChanged>().unwrap();
     assert_eq!(closed.reason, TransitionReason::ProbesSucceeded);
 }

@@ -280,7 +280,9 @@ impl Validate for WindowConfig {
                     format_args!("must be at most {MAX_WINDOW_BUCKETS}, got {buckets}"),
                 );
                 v.check(
-                    buckets == 0 || duration.is_zero() || duration.as_millis() >= u128::from(buckets),
+                    buckets == 0
+                        || duration.is_zero()
+                        || duration.as_millis() >= u128::from(buckets),
                     "duration_ms",
                     "must be at least one millisecond per bucket",
                 );

@@ -174,7 +174,10 @@ impl Inner {
                     Some(false) => {
                         return Err(self.reject(
                             w,
-                            Error::new(ErrorCode::CIRCUIT_RAMPING, "circuit breaker is ramping up after recovery; call shed"),
+                            Error::new(
+                                ErrorCode::CIRCUIT_RAMPING,
+                                "circuit breaker is ramping up after recovery; call shed",
+                            ),
                         ));
                     }
                     None => {}
@@ -184,7 +187,10 @@ impl Inner {
                 BreakerState::ForcedOpen => {
                     return Err(self.reject(
                         w,
-                        Error::new(ErrorCode::CIRCUIT_FORCED_OPEN, "circuit breaker was forced open"),
+                        Error::new(
+                            ErrorCode::CIRCUIT_FORCED_OPEN,
+                            "circuit breaker was forced open",
+                        ),
                     ));
                 }
                 BreakerState::Open => {
@@ -470,7 +476,11 @@ impl Inner {
         match to {
             BreakerState::Open => {
                 let repeated = from == BreakerState::HalfOpen || cur.has(RAMP);
-                ctl.trips = if repeated { ctl.trips.saturating_add(1) } else { 1 };
+                ctl.trips = if repeated {
+                    ctl.trips.saturating_add(1)
+                } else {
+                    1
+                };
                 let open_for = core
                     .config
                     .open_backoff
@@ -485,7 +495,8 @@ impl Inner {
             }
             BreakerState::Closed | BreakerState::MetricsOnly => {
                 self.window(&core).clear();
-                if reason == TransitionReason::ProbesSucceeded && core.config.recovery_ramp.is_some()
+                if reason == TransitionReason::ProbesSucceeded
+                    && core.config.recovery_ramp.is_some()
                 {
                     // Trips stay counted until the ramp completes: a trip during the ramp
                     // is a repeated trip.
@@ -558,12 +569,11 @@ impl Inner {
                     .with_flag(SLOW, slow)
                     .with_flag(RESHAPED, is_reshaped)
                     .with_flag(RAMP, ramp && w.has(RAMP));
-                match self.word.0.compare_exchange(
-                    w.0,
-                    next.0,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
+                match self
+                    .word
+                    .0
+                    .compare_exchange(w.0, next.0, Ordering::AcqRel, Ordering::Acquire)
+                {
                     Ok(_) => break,
                     Err(actual) => w = Word(actual),
                 }

@@ -74,8 +74,8 @@ mod window;
 pub use callers::{CallerStatus, OTHER_CALLER};
 pub use circuit::{BreakerBuilder, CircuitBreaker};
 pub use config::{
-    BreakerConfig, ClassThresholds, MAX_HALF_OPEN_PROBES, MAX_TRACKED_CALLERS,
-    MAX_WINDOW_BUCKETS, MAX_WINDOW_SIZE, OpenBackoff, WindowConfig,
+    BreakerConfig, ClassThresholds, MAX_HALF_OPEN_PROBES, MAX_TRACKED_CALLERS, MAX_WINDOW_BUCKETS,
+    MAX_WINDOW_SIZE, OpenBackoff, WindowConfig,
 };
 pub use events::{CallRejected, ProbeResult, SlowCall, StateChanged};
 pub use layer::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};

@@ -90,7 +90,9 @@ impl Sample {
         if class == Outcome::Ignored {
             return None;
         }
-        Some(Sample(1 + class.index() as u8 | if slow { SLOW_BIT } else { 0 }))
+        Some(Sample(
+            (1 + class.index() as u8) | if slow { SLOW_BIT } else { 0 },
+        ))
     }
 
     fn class_slot(self) -> Option<usize> {
@@ -165,9 +167,11 @@ impl CountWindow {
     #[inline]
     fn record(&self, s: Sample) {
         let len = self.slots.len() as u32;
-        let i = match self.cursor.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-            Some(if c + 1 >= len { 0 } else { c + 1 })
-        }) {
+        let i = match self
+            .cursor
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(if c + 1 >= len { 0 } else { c + 1 })
+            }) {
             Ok(i) | Err(i) => i.min(len - 1),
         };
         let slot = &self.slots[i as usize];
