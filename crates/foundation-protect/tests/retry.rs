@@ -114,7 +114,10 @@ fn decorrelated_jitter_stays_between_base_and_three_times_the_previous_delay() {
     let mut previous = ms(100);
     for &delay in &d {
         assert!(delay >= ms(100), "{delay:?} below base");
-        assert!(delay <= (previous * 3).min(ms(3000)), "{delay:?} above bound");
+        assert!(
+            delay <= (previous * 3).min(ms(3000)),
+            "{delay:?} above bound"
+        );
         previous = delay;
     }
     // Deterministic with a seed: the same sequence on every call.
@@ -250,7 +253,10 @@ async fn a_custom_classifier_decides_what_is_retryable() {
     assert_eq!(calls.load(Ordering::Relaxed), 4);
     assert!(err.is(ErrorCode::RETRY_EXHAUSTED));
     // And a network error is now *not* retried.
-    let err = r.run(|_| async { Err::<(), _>(network()) }).await.unwrap_err();
+    let err = r
+        .run(|_| async { Err::<(), _>(network()) })
+        .await
+        .unwrap_err();
     assert!(err.is(ErrorCode::NETWORK));
 }
 
@@ -288,10 +294,12 @@ async fn a_breaker_refusal_stops_at_once_and_is_returned_unchanged() {
 async fn retry_after_is_honoured_when_longer_than_the_backoff() {
     let r = retry(config(Backoff::Constant { delay: ms(10) }, 3));
     let mut state = r.start();
-    let decision = state.on_failure(Error::new(ErrorCode::RATE_LIMITED, "slow down").with_retry_after(ms(750)));
+    let decision = state
+        .on_failure(Error::new(ErrorCode::RATE_LIMITED, "slow down").with_retry_after(ms(750)));
     assert!(matches!(decision, RetryDecision::RetryAfter(d) if d == ms(750)));
     // A shorter retry_after does not shorten the backoff.
-    let decision = state.on_failure(Error::new(ErrorCode::RATE_LIMITED, "slow down").with_retry_after(ms(1)));
+    let decision =
+        state.on_failure(Error::new(ErrorCode::RATE_LIMITED, "slow down").with_retry_after(ms(1)));
     assert!(matches!(decision, RetryDecision::RetryAfter(d) if d == ms(10)));
 
     let t0 = Instant::now();
