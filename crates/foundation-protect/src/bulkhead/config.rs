@@ -47,7 +47,10 @@ impl Validate for BulkheadConfig {
             .check(
                 self.max_concurrent <= MAX_CONCURRENT,
                 "max_concurrent",
-                format_args!("must not exceed {MAX_CONCURRENT}, got {}", self.max_concurrent),
+                format_args!(
+                    "must not exceed {MAX_CONCURRENT}, got {}",
+                    self.max_concurrent
+                ),
             )
             .check(
                 self.max_waiting <= MAX_CONCURRENT,

@@ -139,7 +139,9 @@ impl<'a> InLine<'a> {
         let max = inner.max_waiting.load(Ordering::Acquire);
         inner
             .waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| InLine(&inner.waiting))
     }
@@ -304,8 +306,7 @@ impl Bulkhead {
             inner.debt.fetch_add(remove - forgotten, Ordering::AcqRel);
             // A slot freed while the debt was being recorded went back to the semaphore:
             // take it back now rather than when the next call finishes.
-            while inner.debt.load(Ordering::Acquire) > 0 && inner.semaphore.forget_permits(1) == 1
-            {
+            while inner.debt.load(Ordering::Acquire) > 0 && inner.semaphore.forget_permits(1) == 1 {
                 let paid = inner
                     .debt
                     .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1));
@@ -316,7 +317,9 @@ impl Bulkhead {
             }
         }
         inner.capacity.store(new, Ordering::Release);
-        inner.max_waiting.store(config.max_waiting, Ordering::Release);
+        inner
+            .max_waiting
+            .store(config.max_waiting, Ordering::Release);
         inner
             .max_wait_nanos
             .store(duration_nanos(config.max_wait), Ordering::Release);

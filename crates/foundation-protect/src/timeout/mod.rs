@@ -168,14 +168,21 @@ impl Timeout {
     fn elapsed(&self, duration: Duration) -> Error {
         let inner = &*self.inner;
         let ms = duration.as_millis();
-        tracing::debug!(timeout = &*inner.name, timeout_ms = ms as u64, "foundation.timeout.elapsed");
+        tracing::debug!(
+            timeout = &*inner.name,
+            timeout_ms = ms as u64,
+            "foundation.timeout.elapsed"
+        );
         inner.bus.emit(TimeoutElapsed {
             timeout: inner.name.clone(),
             duration,
         });
-        Error::new(ErrorCode::TIMEOUT, format!("call overran its {ms} ms deadline"))
-            .with_context("timeout", ms)
-            .with_context("name", &inner.name)
+        Error::new(
+            ErrorCode::TIMEOUT,
+            format!("call overran its {ms} ms deadline"),
+        )
+        .with_context("timeout", ms)
+        .with_context("name", &inner.name)
     }
 }
 
