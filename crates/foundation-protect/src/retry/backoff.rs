@@ -2,20 +2,18 @@
 
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-
 use super::config::{Backoff, Jitter, RetryConfig};
 
 /// Per-call backoff progress: the previous delay and a lazily seeded random source.
 ///
-/// The random source is created on the first jittered delay only, so a call that never
-/// retries (or retries without jitter) never touches it.
+/// The random source (SplitMix64: 8 bytes of state, plenty for spreading delays) is seeded
+/// on the first jittered delay only, from the configured seed or from `rand`, so a call that
+/// never retries never touches it and the per-call state stays small.
 #[derive(Debug)]
 pub(crate) struct BackoffState {
     previous: Option<Duration>,
+    rng: Option<u64>,
     seed: Option<u64>,
-    rng: Option<SmallRng>,
 }
 
 impl BackoffState {
@@ -28,19 +26,29 @@ impl BackoffState {
         }
     }
 
-    fn rng(&mut self) -> &mut SmallRng {
+    /// The next 64 random bits (SplitMix64).
+    fn next_u64(&mut self) -> u64 {
         let seed = self.seed;
-        self.rng.get_or_insert_with(|| match seed {
-            Some(seed) => SmallRng::seed_from_u64(seed),
-            None => SmallRng::from_rng(&mut rand::rng()),
-        })
+        let state = self
+            .rng
+            .get_or_insert_with(|| seed.unwrap_or_else(rand::random));
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 
     /// A uniform duration in `low..=high` (`low` if `high < low`).
     fn uniform(&mut self, low: Duration, high: Duration) -> Duration {
         let lo = nanos(low);
-        let hi = nanos(high).max(lo);
-        Duration::from_nanos(self.rng().random_range(lo..=hi))
+        let span = nanos(high).max(lo) - lo;
+        let offset = match span.checked_add(1) {
+            // Multiply-shift maps 64 random bits onto 0..=span without modulo bias to speak of.
+            Some(n) => ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64,
+            None => self.next_u64(),
+        };
+        Duration::from_nanos(lo + offset)
     }
 
     /// The delay to wait after attempt `failed` (1-based) failed.

@@ -146,7 +146,7 @@ impl Retry {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        self.drive(self.start(), f).await
+        self.drive(None, f).await
     }
 
     /// Like [`run`](Retry::run), attaching `payload` to the dead letter if retrying gives up.
@@ -159,16 +159,20 @@ impl Retry {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let mut state = self.start();
-        state.set_payload(payload);
-        self.drive(state, f).await
+        self.drive(Some(Box::new(payload)), f).await
     }
 
-    async fn drive<T, F, Fut>(&self, mut state: RetryState<'_>, mut f: F) -> Result<T, Error>
+    async fn drive<T, F, Fut>(
+        &self,
+        payload: Option<Box<serde_json::Value>>,
+        mut f: F,
+    ) -> Result<T, Error>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
+        let mut state = self.start();
+        state.payload = payload;
         loop {
             match f(state.attempt()).await {
                 Ok(value) => {
@@ -178,11 +182,14 @@ impl Retry {
                 Err(err) => match state.on_failure(err) {
                     RetryDecision::RetryAfter(delay) => {
                         if !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
+                            // Boxed: keeps the timer out of the future's size, so the
+                            // first-attempt path stays small; retries pay one allocation.
+                            Box::pin(tokio::time::sleep(delay)).await;
                         }
                     }
                     RetryDecision::GiveUp(err) => {
-                        state.send_dead_letter().await;
+                        // Boxed: the cold path stays out of the future's size.
+                        Box::pin(state.send_dead_letter()).await;
                         return Err(err);
                     }
                 },

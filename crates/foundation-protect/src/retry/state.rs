@@ -60,7 +60,7 @@ pub struct RetryState<'a> {
     started: Option<Instant>,
     backoff: BackoffState,
     records: Vec<AttemptRecord>,
-    payload: Option<serde_json::Value>,
+    pub(super) payload: Option<Box<serde_json::Value>>,
     gave_up: bool,
 }
 
@@ -93,7 +93,7 @@ impl<'a> RetryState<'a> {
 
     /// Attaches the operation's payload to the dead letter sent if retrying gives up.
     pub fn set_payload(&mut self, payload: serde_json::Value) {
-        self.payload = Some(payload);
+        self.payload = Some(Box::new(payload));
     }
 
     /// Records that the current attempt succeeded.
@@ -227,7 +227,7 @@ impl<'a> RetryState<'a> {
         let letter = DeadLetter {
             operation: self.inner.name.to_string(),
             attempts: std::mem::take(&mut self.records),
-            payload: self.payload.take(),
+            payload: self.payload.take().map(|p| *p),
         };
         if let Err(e) = sink.send(letter).await {
             tracing::warn!(retry = &*self.inner.name, error = %e, "foundation.retry.dead_letter_failed");
