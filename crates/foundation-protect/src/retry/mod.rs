@@ -13,6 +13,8 @@
 //! - **Dead letters** ([`DeadLetterSink`]): what retrying gave up on, with every attempt's
 //!   error, can be handed to a sink.
 //! - **Events**: [`RetryAttempt`] per retried attempt, [`RetryExhausted`] when giving up.
+//! - [`RetryLayer`] is the tower layer; [`Retry::start`] gives the loop to callers that
+//!   drive it themselves.
 //!
 //! Errors returned: the operation's own error when it is not retryable or is a breaker
 //! refusal; otherwise `RETRY_EXHAUSTED` or `RETRY_BUDGET_EXHAUSTED` wrapping the last error
@@ -55,6 +57,7 @@ mod budget;
 mod config;
 mod dead_letter;
 mod events;
+mod layer;
 pub(crate) mod millis;
 mod state;
 
@@ -70,6 +73,7 @@ pub use budget::{RetryBudget, RetryBudgetConfig};
 pub use config::{Backoff, Jitter, RetryConfig};
 pub use dead_letter::{AttemptRecord, DeadLetter, DeadLetterSink, InMemoryDeadLetterSink};
 pub use events::{DeadLetterFailed, GiveUpReason, RetryAttempt, RetryExhausted};
+pub use layer::{ResponseFuture, RetryLayer, RetryService};
 pub use state::{RetryDecision, RetryState, is_breaker_refusal};
 
 pub(crate) struct Inner {
