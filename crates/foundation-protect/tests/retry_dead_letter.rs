@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use foundation_core::{Error, ErrorCode, TelemetryBus};
 use foundation_protect::retry::{
-    Backoff, DeadLetter, DeadLetterFailed, DeadLetterSink, InMemoryDeadLetterSink, Retry,
-    RetryConfig,
+    Backoff, DeadLetter, DeadLetterFailed, DeadLetterSink, GiveUpReason, InMemoryDeadLetterSink,
+    Retry, RetryConfig,
 };
 use futures::future::BoxFuture;
 
@@ -41,6 +41,7 @@ async fn the_dead_letter_receives_every_attempts_error_and_the_payload() {
     assert_eq!(letters.len(), 1);
     let letter = &letters[0];
     assert_eq!(letter.operation, "charge");
+    assert_eq!(letter.reason, GiveUpReason::MaxAttempts);
     assert_eq!(letter.payload, Some(serde_json::json!({"order": 17})));
     let attempts: Vec<(u32, ErrorCode, bool)> = letter
         .attempts
@@ -78,6 +79,7 @@ async fn a_non_retryable_failure_is_dead_lettered_after_one_attempt() {
     let letters = sink.drain();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].attempts.len(), 1);
+    assert_eq!(letters[0].reason, GiveUpReason::NotRetryable);
     assert!(letters[0].payload.is_none());
     assert!(sink.is_empty());
 }
@@ -105,6 +107,7 @@ fn the_in_memory_sink_is_bounded_and_drops_the_oldest() {
     for i in 0..5 {
         sink.push(DeadLetter {
             operation: format!("op{i}"),
+            reason: GiveUpReason::MaxAttempts,
             attempts: Vec::new(),
             payload: None,
         });

@@ -15,6 +15,8 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::events::GiveUpReason;
+
 /// One failed attempt, as the dead letter records it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptRecord {
@@ -44,6 +46,8 @@ impl AttemptRecord {
 pub struct DeadLetter {
     /// The operation: the name of the [`Retry`](super::Retry) that gave up.
     pub operation: String,
+    /// Why retrying gave up.
+    pub reason: GiveUpReason,
     /// Every failed attempt, in order.
     pub attempts: Vec<AttemptRecord>,
     /// What the caller attached to replay the operation, if anything

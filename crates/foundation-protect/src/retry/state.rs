@@ -61,7 +61,7 @@ pub struct RetryState<'a> {
     backoff: BackoffState,
     records: Vec<AttemptRecord>,
     pub(super) payload: Option<Box<serde_json::Value>>,
-    gave_up: bool,
+    gave_up: Option<GiveUpReason>,
 }
 
 impl<'a> RetryState<'a> {
@@ -76,7 +76,7 @@ impl<'a> RetryState<'a> {
             backoff: BackoffState::new(inner.jitter_seed),
             records: Vec::new(),
             payload: None,
-            gave_up: false,
+            gave_up: None,
         }
     }
 
@@ -86,8 +86,8 @@ impl<'a> RetryState<'a> {
         self.attempt
     }
 
-    /// Whether the loop gave up ([`RetryDecision::GiveUp`] was returned).
-    pub fn gave_up(&self) -> bool {
+    /// Why the loop gave up, once [`RetryDecision::GiveUp`] was returned.
+    pub fn gave_up(&self) -> Option<GiveUpReason> {
         self.gave_up
     }
 
@@ -126,7 +126,7 @@ impl<'a> RetryState<'a> {
     pub fn on_failure(&mut self, err: Error) -> RetryDecision {
         let inner = self.inner;
         let attempt = self.attempt;
-        if self.gave_up {
+        if self.gave_up.is_some() {
             return RetryDecision::GiveUp(err);
         }
         if inner.sink.is_some() {
@@ -175,7 +175,7 @@ impl<'a> RetryState<'a> {
         let inner = self.inner;
         let attempts = self.attempt;
         let last_code = last.code();
-        self.gave_up = true;
+        self.gave_up = Some(reason);
         tracing::debug!(
             retry = &*inner.name,
             attempts,
@@ -205,27 +205,29 @@ impl<'a> RetryState<'a> {
         let mut error = error
             .with_context("retry", &inner.name)
             .with_context("attempts", attempts)
-            .with_context("last_code", last_code.name());
-        if reason == GiveUpReason::MaxTotalTime {
-            error = error.with_context("reason", reason.as_str());
-        }
+            .with_context("last_code", last_code.name())
+            .with_context("reason", reason.as_str());
         if let Some(after) = last.retry_after() {
             error = error.with_retry_after(after);
         }
         RetryDecision::GiveUp(error.with_source(last))
     }
 
-    /// After a [`RetryDecision::GiveUp`], hands the operation to the dead-letter sink, if one
-    /// is configured: its name, every attempt's error and the payload. Does nothing
-    /// otherwise, or if already sent. A sink failure is logged and published as
+    /// After a [`RetryDecision::GiveUp`] — whatever the [`GiveUpReason`], so a
+    /// non-retryable failure or a breaker refusal is dead-lettered too (filter on
+    /// [`DeadLetter::reason`] in the sink) — hands the operation to the dead-letter sink, if
+    /// one is configured: its name, the reason, every attempt's error and the payload. Does
+    /// nothing otherwise, or if already sent. A sink failure is logged and published as
     /// [`DeadLetterFailed`], never returned.
     pub async fn send_dead_letter(&mut self) {
         let Some(sink) = &self.inner.sink else { return };
-        if !self.gave_up || self.records.is_empty() {
+        let Some(reason) = self.gave_up else { return };
+        if self.records.is_empty() {
             return;
         }
         let letter = DeadLetter {
             operation: self.inner.name.to_string(),
+            reason,
             attempts: std::mem::take(&mut self.records),
             payload: self.payload.take().map(|p| *p),
         };
