@@ -75,6 +75,7 @@ impl Inner {
             .saturating_sub(self.semaphore.available_permits())
     }
 
+    #[inline]
     fn release(&self) {
         let mut debt = self.debt.load(Ordering::Acquire);
         while debt > 0 {
@@ -167,6 +168,7 @@ impl fmt::Debug for BulkheadPermit {
 }
 
 impl Drop for BulkheadPermit {
+    #[inline]
     fn drop(&mut self) {
         self.inner.release();
     }
@@ -220,6 +222,7 @@ impl Bulkhead {
         &self.inner.name
     }
 
+    #[inline]
     fn permit(&self) -> BulkheadPermit {
         BulkheadPermit {
             inner: self.inner.clone(),
