@@ -22,8 +22,6 @@ pub(crate) struct Snapshot {
     pub emission_ns: u64,
     /// `burst * emission`: how far ahead of now the GCRA may run.
     pub tau_ns: u64,
-    /// Token-bucket refill: fixed-point tokens (32 fraction bits) per ns, times 2^32.
-    pub refill_k: u64,
 }
 
 impl Snapshot {
@@ -34,14 +32,12 @@ impl Snapshot {
             .max(1);
         let burst = u64::from(q.burst.max(1));
         let emission_ns = (period_ns / rate).max(1);
-        let refill_k = ((u128::from(rate) << 64) / u128::from(period_ns)).min(u128::from(u64::MAX));
         Snapshot {
             rate,
             period_ns,
             burst,
             emission_ns,
             tau_ns: emission_ns.saturating_mul(burst),
-            refill_k: refill_k as u64,
         }
     }
 
@@ -62,7 +58,6 @@ pub(crate) struct Params {
     burst: AtomicU64,
     emission_ns: AtomicU64,
     tau_ns: AtomicU64,
-    refill_k: AtomicU64,
     quota: Mutex<Quota>,
 }
 
@@ -76,7 +71,6 @@ impl Params {
             burst: AtomicU64::new(s.burst),
             emission_ns: AtomicU64::new(s.emission_ns),
             tau_ns: AtomicU64::new(s.tau_ns),
-            refill_k: AtomicU64::new(s.refill_k),
             quota: Mutex::new(q),
         }
     }
@@ -92,7 +86,6 @@ impl Params {
                 burst: self.burst.load(Ordering::Relaxed),
                 emission_ns: self.emission_ns.load(Ordering::Relaxed),
                 tau_ns: self.tau_ns.load(Ordering::Relaxed),
-                refill_k: self.refill_k.load(Ordering::Relaxed),
             };
             fence(Ordering::Acquire);
             if before & 1 == 0 && self.seq.load(Ordering::Relaxed) == before {
@@ -116,7 +109,6 @@ impl Params {
         self.burst.store(s.burst, Ordering::Relaxed);
         self.emission_ns.store(s.emission_ns, Ordering::Relaxed);
         self.tau_ns.store(s.tau_ns, Ordering::Relaxed);
-        self.refill_k.store(s.refill_k, Ordering::Relaxed);
         self.seq.fetch_add(1, Ordering::Release);
         *current = q;
     }

@@ -8,7 +8,7 @@
 
 use portable_atomic::{AtomicU128, Ordering};
 
-use super::{Decision, mul_div_ceil};
+use super::Decision;
 use crate::limiter::params::Snapshot;
 
 const ONE: u64 = 1 << 32;
@@ -34,11 +34,20 @@ fn refilled(tokens: u64, at: u64, now: u64, p: &Snapshot) -> u64 {
     if tokens >= cap {
         return cap;
     }
-    // u64 × u64 always fits in 128 bits.
-    let elapsed = now.saturating_sub(at);
-    let gained = (u128::from(elapsed) * u128::from(p.refill_k)) >> 32;
+    // Exact: elapsed · rate · 2^32 / period; an overflow means "long enough to be full".
+    let elapsed = u128::from(now.saturating_sub(at));
+    let gained = (elapsed * u128::from(p.rate))
+        .checked_mul(u128::from(ONE))
+        .map_or(u128::MAX, |x| x / u128::from(p.period_ns));
     let gained = u64::try_from(gained).unwrap_or(u64::MAX);
     tokens.saturating_add(gained).min(cap)
+}
+
+/// Nanoseconds for `tokens` (fixed point) to refill, rounded up.
+fn refill_time(tokens: u64, p: &Snapshot) -> u64 {
+    let per_token = u128::from(p.rate) << 32;
+    let t = (u128::from(tokens) * u128::from(p.period_ns)).div_ceil(per_token);
+    u64::try_from(t).unwrap_or(u64::MAX).max(1)
 }
 
 impl TokenBucket {
@@ -56,7 +65,9 @@ impl TokenBucket {
             let (tokens, at) = unpack(current);
             let have = refilled(tokens, at, now, p);
             if have < need {
-                return Decision::Deny(mul_div_ceil(need - have, ONE, p.refill_k).max(1));
+                // Measured from the stored instant, so rounding cannot add a nanosecond.
+                let ready = at.saturating_add(refill_time(need - tokens, p));
+                return Decision::Deny(ready.saturating_sub(now).max(1));
             }
             match self.state.compare_exchange_weak(
                 current,
@@ -76,7 +87,7 @@ impl TokenBucket {
         if tokens >= cap {
             return at;
         }
-        at.saturating_add(mul_div_ceil(cap - tokens, ONE, p.refill_k))
+        at.saturating_add(refill_time(cap - tokens, p))
     }
 
     pub(crate) fn available(&self, now: u64, p: &Snapshot) -> u64 {
