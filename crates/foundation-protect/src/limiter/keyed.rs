@@ -12,6 +12,7 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash, RandomState};
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -69,15 +70,16 @@ struct Shard<K> {
 
 /// Builds a [`KeyedRateLimiter`] (see [`KeyedRateLimiter::builder`]).
 #[derive(Debug, Clone)]
-pub struct KeyedRateLimiterBuilder {
+pub struct KeyedRateLimiterBuilder<K> {
     name: String,
     config: LimiterConfig,
     quota_exact: Option<Quota>,
     clock: Clock,
     bus: Option<TelemetryBus>,
+    key: PhantomData<fn() -> K>,
 }
 
-impl KeyedRateLimiterBuilder {
+impl<K> KeyedRateLimiterBuilder<K> {
     /// The limiter's name, used in errors, events and the registry.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -121,7 +123,7 @@ impl KeyedRateLimiterBuilder {
     }
 
     /// Validates and builds.
-    pub fn build<K>(self) -> Result<KeyedRateLimiter<K>, Error> {
+    pub fn build(self) -> Result<KeyedRateLimiter<K>, Error> {
         let quota = resolve_quota(&self.name, &self.config, self.quota_exact)?;
         let max_keys = self.config.max_keys;
         // Largest power of two ≤ min(max_keys, 32) shards, each with an equal share.
@@ -155,13 +157,14 @@ impl KeyedRateLimiterBuilder {
 impl<K> KeyedRateLimiter<K> {
     /// A builder with the default config, the name `"default"`, tokio's clock and the
     /// global bus.
-    pub fn builder() -> KeyedRateLimiterBuilder {
+    pub fn builder() -> KeyedRateLimiterBuilder<K> {
         KeyedRateLimiterBuilder {
             name: "default".into(),
             config: LimiterConfig::default(),
             quota_exact: None,
             clock: Clock::tokio(),
             bus: None,
+            key: PhantomData,
         }
     }
 
