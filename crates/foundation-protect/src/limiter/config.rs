@@ -224,6 +224,7 @@ impl Validate for Quota {
 /// rate = 100
 /// period_ms = 1000
 /// burst = 20
+/// keyed = true
 /// max_keys = 100000
 /// on_limit = "reject"
 /// ```
@@ -238,6 +239,9 @@ pub struct LimiterConfig {
     pub period_ms: u64,
     /// Permits at once (bucket capacity, or the leaky bucket's queue depth).
     pub burst: u32,
+    /// One quota per key (a [`KeyedRateLimiter`](super::KeyedRateLimiter)) rather than one
+    /// for everyone, when built through [`Limiter::from_config`](super::Limiter::from_config).
+    pub keyed: bool,
     /// Keyed limiters keep state for at most this many keys; idle keys are evicted first.
     pub max_keys: usize,
     /// What the tower layer does when the quota is used up.
@@ -253,6 +257,7 @@ impl Default for LimiterConfig {
             rate: 100,
             period_ms: 1_000,
             burst: 100,
+            keyed: false,
             max_keys: 100_000,
             on_limit: OnLimit::Reject,
             redis: None,

@@ -53,16 +53,26 @@
 //! ```
 
 mod algorithm;
+mod backend;
 pub mod config;
 mod direct;
 mod engine;
 pub mod events;
 pub mod keyed;
+mod layer;
 mod params;
+#[cfg(feature = "redis")]
+mod redis;
+mod registry;
 mod status;
 
+pub use backend::Limiter;
 pub use config::{Algorithm, LimiterConfig, OnLimit, OnUnavailable, Quota, RedisBackendConfig};
 pub use direct::{RateLimiter, RateLimiterBuilder};
 pub use events::{LimiterBackendUnavailable, LimiterRejected};
 pub use keyed::{KeyedRateLimiter, KeyedRateLimiterBuilder};
+pub use layer::{RateLimitLayer, RateLimitService};
+#[cfg(feature = "redis")]
+pub use redis::{RedisRateLimiter, RedisRateLimiterBuilder};
+pub use registry::LimiterRegistry;
 pub use status::LimiterStatus;
