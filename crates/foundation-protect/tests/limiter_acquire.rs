@@ -156,7 +156,11 @@ fn racing_threads_admit_exactly_the_burst() {
                 });
             }
         });
-        let expected = if algorithm == Algorithm::LeakyBucket { 1 } else { 1_000 };
+        let expected = if algorithm == Algorithm::LeakyBucket {
+            1
+        } else {
+            1_000
+        };
         assert_eq!(admitted.load(Ordering::Relaxed), expected, "{algorithm}");
     }
 }

@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use foundation_core::{Error, ErrorCode, ManualClock, TelemetryBus};
-use foundation_protect::limiter::{
-    Algorithm, LimiterConfig, LimiterRejected, Quota, RateLimiter,
-};
+use foundation_protect::limiter::{Algorithm, LimiterConfig, LimiterRejected, Quota, RateLimiter};
 use proptest::prelude::*;
 
 fn limiter(algorithm: Algorithm, quota: Quota) -> (RateLimiter, ManualClock) {
@@ -129,7 +127,10 @@ fn more_than_the_capacity_is_refused_as_such() {
         let (l, _) = limiter(algorithm, Quota::per_second(5).with_burst(3));
         let capacity = if algorithm.is_windowed() { 5 } else { 3 };
         let err = l.check_n(capacity + 1).unwrap_err();
-        assert!(err.is(ErrorCode::RATE_LIMIT_EXCEEDS_CAPACITY), "{algorithm}");
+        assert!(
+            err.is(ErrorCode::RATE_LIMIT_EXCEEDS_CAPACITY),
+            "{algorithm}"
+        );
         assert!(!err.is_retryable());
         assert_eq!(err.context_value("limiter"), Some("test"));
         l.check_n(capacity).unwrap();

@@ -30,7 +30,10 @@ fn toml_round_trips_with_defaults_for_missing_fields() {
     )
     .unwrap();
     assert_eq!(c.algorithm, Algorithm::SlidingWindow);
-    assert_eq!(c.quota(), Quota::new(5, Duration::from_secs(60)).with_burst(100));
+    assert_eq!(
+        c.quota(),
+        Quota::new(5, Duration::from_secs(60)).with_burst(100)
+    );
     assert_eq!(c.on_limit, OnLimit::Wait);
     let back: LimiterConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
     assert_eq!(back, c);
@@ -45,10 +48,16 @@ fn toml_round_trips_with_defaults_for_missing_fields() {
 fn unknown_algorithm_is_a_serde_error_naming_the_field() {
     let err = toml::from_str::<LimiterConfig>(r#"algorithm = "leaky""#).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("algorithm: unknown algorithm `leaky`"), "{text}");
+    assert!(
+        text.contains("algorithm: unknown algorithm `leaky`"),
+        "{text}"
+    );
     assert!(text.contains("gcra, token_bucket"), "{text}");
     let err = serde_json::from_str::<LimiterConfig>(r#"{"algorithm": "GCRA"}"#).unwrap_err();
-    assert!(err.to_string().contains("algorithm: unknown algorithm `GCRA`"));
+    assert!(
+        err.to_string()
+            .contains("algorithm: unknown algorithm `GCRA`")
+    );
     let err = toml::from_str::<LimiterConfig>("rate_per_sec = 3").unwrap_err();
     assert!(err.to_string().contains("rate_per_sec"), "{err}");
 }
@@ -116,7 +125,12 @@ fn the_redis_backend_accepts_only_gcra_and_its_equivalent() {
     .unwrap();
     assert_eq!(
         fields(&c.validate().unwrap_err()),
-        ["redis.url", "redis.url", "redis.connect_timeout_ms", "algorithm"]
+        [
+            "redis.url",
+            "redis.url",
+            "redis.connect_timeout_ms",
+            "algorithm"
+        ]
     );
 }
 

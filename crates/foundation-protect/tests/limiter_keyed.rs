@@ -6,7 +6,11 @@ use std::time::Duration;
 use foundation_core::{ErrorCode, ManualClock, TelemetryBus};
 use foundation_protect::limiter::{Algorithm, KeyedRateLimiter, Quota};
 
-fn keyed<K>(algorithm: Algorithm, quota: Quota, max_keys: usize) -> (KeyedRateLimiter<K>, ManualClock) {
+fn keyed<K>(
+    algorithm: Algorithm,
+    quota: Quota,
+    max_keys: usize,
+) -> (KeyedRateLimiter<K>, ManualClock) {
     let time = ManualClock::new();
     let l = KeyedRateLimiter::builder()
         .name("per-user")
@@ -71,7 +75,11 @@ fn a_million_distinct_keys_stay_within_max_keys() {
     for algorithm in Algorithm::ALL {
         let quota = Quota::new(1, Duration::from_millis(1));
         let (l, time) = keyed::<u64>(algorithm, quota, 4_096);
-        let keys: u64 = if algorithm == Algorithm::Gcra { 1_000_000 } else { 40_000 };
+        let keys: u64 = if algorithm == Algorithm::Gcra {
+            1_000_000
+        } else {
+            40_000
+        };
         let peak = std::thread::scope(|s| {
             let workers: Vec<_> = (0..2u64)
                 .map(|t| {
@@ -89,7 +97,11 @@ fn a_million_distinct_keys_stay_within_max_keys() {
                     })
                 })
                 .collect();
-            workers.into_iter().map(|w| w.join().unwrap()).max().unwrap()
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap())
+                .max()
+                .unwrap()
         });
         assert!(peak <= l.max_keys(), "{algorithm}: {peak}");
         assert!(peak > 0);

@@ -35,7 +35,10 @@ async fn reject_mode_refuses_over_the_quota_with_rate_limited() {
 #[tokio::test(start_paused = true)]
 async fn wait_mode_delays_requests_until_admitted() {
     let svc = ServiceBuilder::new()
-        .layer(RateLimitLayer::new(limiter(Quota::per_second(10).with_burst(1))).on_limit(OnLimit::Wait))
+        .layer(
+            RateLimitLayer::new(limiter(Quota::per_second(10).with_burst(1)))
+                .on_limit(OnLimit::Wait),
+        )
         .service_fn(|x: u32| async move { Ok::<_, Error>(x) });
     let t0 = Instant::now();
     let mut calls = Vec::new();

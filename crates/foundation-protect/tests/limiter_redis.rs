@@ -24,7 +24,10 @@ fn redis_url() -> Option<String> {
 }
 
 fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("foundation:test:{test}:{}:{nanos}:", std::process::id())
 }
 
@@ -83,9 +86,15 @@ async fn script_admits_the_burst_and_reports_retry_after() {
 async fn set_quota_keeps_the_keys_in_redis() {
     let Some(url) = redis_url() else { return };
     let prefix = unique_prefix("set-quota");
-    let l = redis_limiter(&url, &prefix, Quota::new(2, Duration::from_secs(3_600)), OnUnavailable::FailClosed);
+    let l = redis_limiter(
+        &url,
+        &prefix,
+        Quota::new(2, Duration::from_secs(3_600)),
+        OnUnavailable::FailClosed,
+    );
     l.check_n("k", 2).await.unwrap();
-    l.set_quota(Quota::new(4, Duration::from_secs(7_200))).unwrap();
+    l.set_quota(Quota::new(4, Duration::from_secs(7_200)))
+        .unwrap();
     // Two 30-minute permits remain of the new burst of 4 (the schedule is 1 h ahead).
     l.check_n("k", 2).await.unwrap();
     assert!(l.check("k").await.is_err());
@@ -100,7 +109,13 @@ async fn two_processes_share_one_quota() {
     let exe = std::env::current_exe().unwrap();
     let spawn = || {
         tokio::process::Command::new(&exe)
-            .args(["redis_worker_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "redis_worker_process",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(WORKER_PREFIX, &prefix)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -131,7 +146,12 @@ async fn redis_worker_process() {
     let (Some(url), Ok(prefix)) = (redis_url(), std::env::var(WORKER_PREFIX)) else {
         return;
     };
-    let l = redis_limiter(&url, &prefix, Quota::new(60, Duration::from_secs(86_400)), OnUnavailable::FailClosed);
+    let l = redis_limiter(
+        &url,
+        &prefix,
+        Quota::new(60, Duration::from_secs(86_400)),
+        OnUnavailable::FailClosed,
+    );
     let mut admitted = 0;
     for _ in 0..300 {
         match l.check("hot-key").await {
@@ -164,14 +184,23 @@ async fn unreachable_redis_fail_open_admits() {
     }
     assert!(!l.is_available());
     let got = events.drain();
-    assert_eq!(got.len(), 1, "one event for the failed attempt, then the retry interval");
+    assert_eq!(
+        got.len(),
+        1,
+        "one event for the failed attempt, then the retry interval"
+    );
     let ev = got[0].downcast_ref::<LimiterBackendUnavailable>().unwrap();
     assert_eq!((&*ev.limiter, ev.policy), ("open", OnUnavailable::FailOpen));
 }
 
 #[tokio::test]
 async fn unreachable_redis_fail_closed_refuses_with_backend_unavailable() {
-    let l = redis_limiter(CLOSED_PORT, "x:", Quota::per_second(100), OnUnavailable::FailClosed);
+    let l = redis_limiter(
+        CLOSED_PORT,
+        "x:",
+        Quota::per_second(100),
+        OnUnavailable::FailClosed,
+    );
     for _ in 0..3 {
         let err = l.check("k").await.unwrap_err();
         assert!(err.is(ErrorCode::LIMITER_BACKEND_UNAVAILABLE), "{err}");
@@ -183,14 +212,22 @@ async fn unreachable_redis_fail_closed_refuses_with_backend_unavailable() {
 
 #[tokio::test]
 async fn unreachable_redis_local_policy_applies_the_quota_in_process() {
-    let l = redis_limiter(CLOSED_PORT, "x:", Quota::new(2, Duration::from_secs(60)), OnUnavailable::Local);
+    let l = redis_limiter(
+        CLOSED_PORT,
+        "x:",
+        Quota::new(2, Duration::from_secs(60)),
+        OnUnavailable::Local,
+    );
     l.check("a").await.unwrap();
     l.check("a").await.unwrap();
     let err = l.check("a").await.unwrap_err();
     assert!(err.is(ErrorCode::RATE_LIMITED), "{err}");
     // 30 s minus the little wall-clock time the test has taken.
     let retry = err.retry_after().unwrap();
-    assert!(retry <= Duration::from_secs(30) && retry > Duration::from_secs(29), "{retry:?}");
+    assert!(
+        retry <= Duration::from_secs(30) && retry > Duration::from_secs(29),
+        "{retry:?}"
+    );
     l.check_n("b", 2).await.unwrap();
 }
 
@@ -200,7 +237,12 @@ async fn unreachable_redis_local_policy_applies_the_quota_in_process() {
 async fn a_silent_server_times_out_instead_of_hanging() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}", silent.local_addr().unwrap());
-    let l = redis_limiter(&url, "x:", Quota::per_second(100), OnUnavailable::FailClosed);
+    let l = redis_limiter(
+        &url,
+        "x:",
+        Quota::per_second(100),
+        OnUnavailable::FailClosed,
+    );
     let err = l.check("k").await.unwrap_err();
     assert!(err.is(ErrorCode::LIMITER_BACKEND_UNAVAILABLE), "{err}");
     drop(silent);
@@ -217,6 +259,13 @@ fn bad_redis_config_names_the_field() {
         })
         .build()
         .unwrap_err();
-    let fields: Vec<_> = err.context().filter(|(k, _)| *k == "field").map(|(_, v)| v).collect();
-    assert_eq!(fields, ["redis.url", "redis.key_prefix", "redis.response_timeout_ms"]);
+    let fields: Vec<_> = err
+        .context()
+        .filter(|(k, _)| *k == "field")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        fields,
+        ["redis.url", "redis.key_prefix", "redis.response_timeout_ms"]
+    );
 }

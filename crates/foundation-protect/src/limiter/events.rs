@@ -86,7 +86,12 @@ impl Counters {
         if due
             && self
                 .last_event
-                .compare_exchange(last, now.saturating_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    last,
+                    now.saturating_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         {
             let before = self.denied_at_event.swap(total, Ordering::AcqRel);

@@ -230,7 +230,16 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
         inner
             .shards
             .iter()
-            .map(|shard| sweep(shard, &mut shard.table.write(), now, &p, true, &inner.hasher))
+            .map(|shard| {
+                sweep(
+                    shard,
+                    &mut shard.table.write(),
+                    now,
+                    &p,
+                    true,
+                    &inner.hasher,
+                )
+            })
             .sum()
     }
 
@@ -338,7 +347,10 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
             sweep(shard, &mut table, now, p, false, &inner.hasher);
         }
         if table.len() >= inner.shard_capacity {
-            let wait = shard.sweep_after.load(Ordering::Acquire).saturating_sub(now);
+            let wait = shard
+                .sweep_after
+                .load(Ordering::Acquire)
+                .saturating_sub(now);
             return Err(self.full(now, wait, p, key));
         }
         let state = State::new(inner.engine.algorithm, now, p);

@@ -132,7 +132,10 @@ impl RedisRateLimiterBuilder {
     /// Validates and builds. Does not connect: the first check does.
     pub fn build(self) -> Result<RedisRateLimiter, Error> {
         let Some(redis) = self.config.redis.clone() else {
-            return Err(Error::invalid_config("redis", "the redis section is required"));
+            return Err(Error::invalid_config(
+                "redis",
+                "the redis section is required",
+            ));
         };
         let quota = resolve_quota(&self.name, &self.config, self.quota_exact)?;
         let client = redis::Client::open(redis.url.as_str())
@@ -275,7 +278,13 @@ impl RedisRateLimiter {
         }
     }
 
-    async fn call(&self, key: &str, n: u64, emission_ns: u64, tau_ns: u64) -> Result<(i64, i64), Error> {
+    async fn call(
+        &self,
+        key: &str,
+        n: u64,
+        emission_ns: u64,
+        tau_ns: u64,
+    ) -> Result<(i64, i64), Error> {
         let inner = &*self.inner;
         let mut connection = match inner.connection.load_full() {
             Some(c) => (*c).clone(),
@@ -341,7 +350,10 @@ impl RedisRateLimiter {
             }
             OnUnavailable::FailClosed => {
                 let p = inner.engine.params.load();
-                inner.engine.counters.denied(inner.engine.now(), p.period_ns);
+                inner
+                    .engine
+                    .counters
+                    .denied(inner.engine.now(), p.period_ns);
                 let wait = inner
                     .down_until
                     .load(Ordering::Acquire)
@@ -363,7 +375,10 @@ impl RedisRateLimiter {
                     Ok(()) => inner.engine.counters.admitted(u64::from(n)),
                     Err(_) => {
                         let p = inner.engine.params.load();
-                        inner.engine.counters.denied(inner.engine.now(), p.period_ns);
+                        inner
+                            .engine
+                            .counters
+                            .denied(inner.engine.now(), p.period_ns);
                     }
                 }
                 result

@@ -36,7 +36,9 @@ pub struct LimiterRegistry {
 impl LimiterRegistry {
     /// Builds every limiter with tokio's clock and the global bus. Every problem of every
     /// config is reported in one error, fields prefixed by the limiter's name.
-    pub fn from_config(configs: &BTreeMap<String, LimiterConfig>) -> Result<LimiterRegistry, Error> {
+    pub fn from_config(
+        configs: &BTreeMap<String, LimiterConfig>,
+    ) -> Result<LimiterRegistry, Error> {
         LimiterRegistry::from_config_with(configs, Clock::tokio(), TelemetryBus::global().clone())
     }
 
@@ -73,7 +75,8 @@ impl LimiterRegistry {
 
     /// The limiter named `name`, or `NOT_FOUND`.
     pub fn require(&self, name: &str) -> Result<&Limiter, Error> {
-        self.get(name).ok_or_else(|| Error::not_found("limiter", name))
+        self.get(name)
+            .ok_or_else(|| Error::not_found("limiter", name))
     }
 
     /// The names, sorted.

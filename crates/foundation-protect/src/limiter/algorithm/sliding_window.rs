@@ -114,7 +114,9 @@ impl SlidingWindow {
         let (start, prev, curr) = unpack(self.state.load(Ordering::Acquire));
         let (start, prev, curr) = current(start, prev, curr, now, p.period_ns);
         let period = u128::from(p.period_ns);
-        let weighted = (u128::from(prev) * (period - u128::from(now.saturating_sub(start).min(p.period_ns)))).div_ceil(period);
+        let weighted = (u128::from(prev)
+            * (period - u128::from(now.saturating_sub(start).min(p.period_ns))))
+        .div_ceil(period);
         p.rate
             .saturating_sub(curr)
             .saturating_sub(u64::try_from(weighted).unwrap_or(u64::MAX))
