@@ -162,6 +162,10 @@ fn racing_threads_admit_exactly_the_burst() {
             1_000
         };
         assert_eq!(admitted.load(Ordering::Relaxed), expected, "{algorithm}");
+        // The limiter's own counter (per-thread lines, then a shared one) is exact too.
+        let status = l.status();
+        assert_eq!(status.admitted, expected, "{algorithm}");
+        assert_eq!(status.denied, 8_000 - expected, "{algorithm}");
     }
 }
 

@@ -4,8 +4,9 @@
 //! emits at most one [`LimiterRejected`] per `period`: the first denial of each period
 //! carries how many denials were not reported since the previous event (`suppressed`).
 
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use foundation_core::{Event, TelemetryBus};
@@ -64,7 +65,7 @@ impl Event for LimiterBackendUnavailable {
 /// Exact counters plus the rejected-event throttle.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub admitted: AtomicU64,
+    pub admitted: PerThreadCounter,
     pub denied: AtomicU64,
     /// `1 + ns` of the last rejected event (0 = never).
     last_event: AtomicU64,
@@ -75,7 +76,7 @@ pub(crate) struct Counters {
 impl Counters {
     #[inline]
     pub(crate) fn admitted(&self, n: u64) {
-        self.admitted.fetch_add(n, Ordering::Relaxed);
+        self.admitted.add(n);
     }
 
     /// Counts a denial; returns `Some(suppressed)` when this denial should emit an event.
@@ -98,6 +99,61 @@ impl Counters {
             return Some(total.saturating_sub(before).saturating_sub(1));
         }
         None
+    }
+}
+
+const STRIPES: usize = 16;
+
+static NEXT_THREAD_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's slot, unique in the process (`usize::MAX` until first used).
+    static THREAD_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
+
+/// An exact counter that the hot path bumps without a contended read-modify-write: each of
+/// the first `STRIPES` threads of the process owns one cache line and adds with a plain
+/// load and store; later threads share one line and use `fetch_add`.
+#[derive(Debug, Default)]
+pub(crate) struct PerThreadCounter {
+    owned: [Padded; STRIPES],
+    shared: Padded,
+}
+
+impl PerThreadCounter {
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        let slot = THREAD_SLOT.with(|s| {
+            let slot = s.get();
+            if slot != usize::MAX {
+                return slot;
+            }
+            let slot = NEXT_THREAD_SLOT.fetch_add(1, Ordering::Relaxed);
+            s.set(slot);
+            slot
+        });
+        match self.owned.get(slot) {
+            // Only this thread ever writes this line.
+            Some(line) => line.0.store(
+                line.0.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            ),
+            None => {
+                self.shared.0.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn load(&self) -> u64 {
+        self.owned
+            .iter()
+            .chain(std::iter::once(&self.shared))
+            .map(|p| p.0.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 }
 

@@ -40,7 +40,7 @@ impl LimiterStatus {
             period_ns: u64::try_from(q.period.as_nanos()).unwrap_or(u64::MAX),
             burst: q.burst,
             available,
-            admitted: engine.counters.admitted.load(Ordering::Relaxed),
+            admitted: engine.counters.admitted.load(),
             denied: engine.counters.denied.load(Ordering::Relaxed),
             keys,
         }
