@@ -17,7 +17,7 @@
 //!
 //! - [`RateLimiter`]: one quota for everyone. [`KeyedRateLimiter`]: one quota per key, with
 //!   at most `max_keys` keys kept (idle keys are evicted on insert; see [`keyed`]).
-//! - [`RedisRateLimiter`] (feature `redis`): GCRA in a Lua script on the Redis server's clock,
+//! - `RedisRateLimiter` (feature `redis`): GCRA in a Lua script on the Redis server's clock,
 //!   one round trip per check, shared by every process; a policy for when Redis is down.
 //! - [`Limiter`]: the one type the `Protection` facade holds for any of them.
 //! - [`LimiterRegistry`]: limiters by name from a map of [`LimiterConfig`]s.
