@@ -151,7 +151,8 @@ impl<M: Manager> Pool<M> {
             step => step,
         };
         let timeout = inner.checkout_timeout();
-        match tokio::time::timeout(timeout, inner.drive(step)).await {
+        // Boxed so the fast path's future stays small; the slow path allocates once.
+        match tokio::time::timeout(timeout, Box::pin(inner.drive(step))).await {
             Ok(result) => result,
             Err(_) => Err(inner.timed_out(timeout)),
         }
