@@ -122,6 +122,12 @@ async fn checkout_and_return_reuses_the_connection() {
     assert_eq!((s.size, s.idle, s.in_use), (1, 1, 0));
     assert_eq!(pool.get().await.unwrap().id, 1);
     assert_eq!(pool.status().created, 1);
+    let metrics = tokio::runtime::Handle::current().metrics();
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        1,
+        "only the maintenance task: returns spawn nothing"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -20,10 +20,13 @@
 //!
 //! # Why not deadpool or bb8
 //!
-//! This pool is our own, not a wrapper: deadpool 0.13 has no overflow connections, no
-//! `min_idle`/idle-timeout/lifetime maintenance of its own, and its return path can't tell a
-//! breaker about failed creates; bb8 0.9 has no overflow and spawns tasks to replenish. The
-//! pool also needs Foundation's clock, telemetry bus and error codes throughout. Its return
+//! This pool is our own, not a wrapper. deadpool 0.13 (managed) has no overflow
+//! connections, no `min_idle`, and no background reaping or replacement (idle and lifetime
+//! limits are left to the user's `retain` calls); a breaker could sit in a wrapped manager's
+//! `create`, but overflow and background replacement could not be added without rebuilding
+//! the pool around it. bb8 0.9 has `min_idle` and a reaper but no overflow, and replenishes
+//! with detached spawned tasks, which Foundation does not allow. The pool also needs
+//! Foundation's clock, telemetry bus and error codes throughout. Its return
 //! path is synchronous (no task per return), and its hot path is one uncontended lock
 //! around a queue pop/push with no allocation. `benches/pool.rs` measures it against both.
 //!
