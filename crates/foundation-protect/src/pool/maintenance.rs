@@ -78,44 +78,31 @@ impl<M: Manager> Inner<M> {
         }
     }
 
-    /// Recycles idle connections due for a check (per the recycle policy); replaces the
-    /// ones that fail.
+    /// Recycles idle connections due for a check (per the recycle policy), one at a time so
+    /// the others stay available; replaces the ones that fail.
     async fn health_check(self: &Arc<Self>) {
         let now = self.clock.now();
-        let due: Vec<Conn<M::Connection>> = {
-            let mut s = self.state.lock();
-            let interval = s.config.maintenance_interval;
-            let is_due: fn(&Conn<M::Connection>, std::time::Instant, std::time::Duration) -> bool =
-                match s.config.recycle {
-                    RecyclePolicy::OnCheckout => return,
-                    RecyclePolicy::Background => {
-                        |c, now, interval| now.saturating_duration_since(c.checked) >= interval
-                    }
-                    RecyclePolicy::OnReturn => |c, _, _| c.dirty,
+        let mut budget = self.state.lock().idle.len();
+        while budget > 0 {
+            budget -= 1;
+            let due = {
+                let mut s = self.state.lock();
+                let interval = s.config.maintenance_interval;
+                let at = match s.config.recycle {
+                    RecyclePolicy::OnCheckout => None,
+                    RecyclePolicy::Background => s
+                        .idle
+                        .iter()
+                        .position(|c| now.saturating_duration_since(c.checked) >= interval),
+                    RecyclePolicy::OnReturn => s.idle.iter().position(|c| c.dirty),
                 };
-            let mut due = Vec::new();
-            let mut i = 0;
-            while i < s.idle.len() {
-                match is_due(&s.idle[i], now, interval)
-                    .then(|| s.idle.remove(i))
-                    .flatten()
-                {
-                    Some(conn) => due.push(conn),
-                    None => i += 1,
+                match at.and_then(|i| s.idle.remove(i)) {
+                    Some(conn) => conn,
+                    None => return,
                 }
-            }
-            due
-        };
-        // Wrapped at once, so an abort mid-check returns (or closes) every one of them.
-        let mut due: Vec<Pooled<M>> = due
-            .into_iter()
-            .map(|c| {
-                let mut c = c;
-                c.dirty = true;
-                Pooled::new(self.clone(), c)
-            })
-            .collect();
-        while let Some(mut pooled) = due.pop() {
+            };
+            // Wrapped at once, so an abort mid-check returns (or closes) it.
+            let mut pooled = Pooled::new(self.clone(), Conn { dirty: true, ..due });
             match self.prepare(&mut pooled).await {
                 Some(reason) => pooled.discard_for(reason),
                 None => self.settle(pooled.into_conn(), self.clock.now(), false),
