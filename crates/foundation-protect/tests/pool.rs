@@ -350,26 +350,35 @@ async fn idle_timeout_closes_surplus_idle_connections_down_to_min_idle() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn max_lifetime_retires_idle_and_returned_connections() {
-    let (pool, _) = build(PoolConfig {
+async fn max_lifetime_retires_and_replaces_idle_and_returned_connections() {
+    let (pool, bus) = build(PoolConfig {
         min_idle: 1,
         max_lifetime: Some(Duration::from_secs(60)),
         maintenance_interval: Duration::from_secs(10),
         ..cfg(2)
     });
+    let mut events = bus.subscribe_prefix("foundation.pool.connection_replaced", 16);
     pool.fill().await.unwrap();
-    let held = pool.get().await.unwrap(); // id 1
+    let held = pool.get().await.unwrap(); // id 1; maintenance makes id 2 for min_idle
+    until(|| pool.status().idle == 1).await;
     tokio::time::sleep(Duration::from_secs(61)).await;
     let closed = pool.status().closed;
-    assert!(
-        closed >= 1,
-        "the idle min_idle connection (id 2) was retired"
-    );
+    assert_eq!(closed, 1, "the idle connection (id 2) was retired");
     drop(held); // too old: closed, not kept
-    assert_eq!(pool.status().closed, closed + 1);
+    assert_eq!(pool.status().closed, 2);
     tokio::time::sleep(Duration::from_secs(70)).await;
     let s = pool.status();
-    assert_eq!((s.size, s.idle), (1, 1));
+    assert_eq!((s.size, s.idle), (2, 2), "retired connections are replaced");
+    assert!(s.replaced >= 2);
+    let reasons: Vec<_> = events
+        .drain()
+        .iter()
+        .map(|e| e.downcast_ref::<ConnectionReplaced>().unwrap().reason)
+        .collect();
+    assert!(
+        reasons.iter().all(|r| *r == ReplaceReason::Expired),
+        "{reasons:?}"
+    );
     assert!(
         pool.get().await.unwrap().id >= 3,
         "an old connection came back"

@@ -70,7 +70,9 @@ pub struct PoolConfig {
     /// How long a checkout may wait (for a free connection and for creating one).
     #[serde(rename = "checkout_timeout_ms", with = "millis")]
     pub checkout_timeout: Duration,
-    /// Connections older than this are closed (on return, checkout or maintenance).
+    /// Connections older than this are closed and replaced: when returned, or by the
+    /// maintenance task when idle (so an idle one may be handed out up to one
+    /// `maintenance_interval` past it: checkouts don't read the clock).
     #[serde(rename = "max_lifetime_ms", with = "optional_millis")]
     pub max_lifetime: Option<Duration>,
     /// Idle connections beyond `min_idle` idle for longer than this are closed.

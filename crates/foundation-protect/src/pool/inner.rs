@@ -213,11 +213,7 @@ impl<M: Manager> Inner<M> {
             QueueOrder::Fifo => s.idle.pop_front(),
         };
         if let Some(mut conn) = popped {
-            if s.config.max_lifetime.is_some() && expired(&conn, self.clock.now(), &s.config) {
-                drop(s);
-                self.close_conn(conn);
-                return Ok(Step::Create(Slot::new(self), Some(ReplaceReason::Expired)));
-            }
+            // No clock read here: `max_lifetime` is enforced on return and by maintenance.
             if s.config.recycle == RecyclePolicy::OnCheckout {
                 conn.dirty = true;
             }
@@ -389,7 +385,7 @@ impl<M: Manager> Inner<M> {
                 Settle::Close => return self.close_conn(conn),
                 Settle::Expire => {
                     self.close_conn(conn);
-                    return self.release_slot(None);
+                    return self.release_slot(Some(ReplaceReason::Expired));
                 }
                 Settle::Hand(tx) => {
                     match tx.send(Grant::Conn(conn)).err().and_then(Grant::into_conn) {

@@ -45,36 +45,46 @@ impl<M: Manager> Inner<M> {
         let _ = self.refill().await;
     }
 
-    /// Closes idle connections past `max_lifetime`, and those idle longer than
-    /// `idle_timeout` while more than `min_idle` are idle.
+    /// Closes idle connections past `max_lifetime` (asking for replacements), and those idle
+    /// longer than `idle_timeout` while more than `min_idle` are idle.
     fn reap(&self) {
         let now = self.clock.now();
-        let removed = {
+        let (expired, idled_out) = {
             let mut s = self.state.lock();
             let (min_idle, idle_timeout, max_lifetime) = (
                 s.config.min_idle,
                 s.config.idle_timeout,
                 s.config.max_lifetime,
             );
-            let mut removed = Vec::new();
+            let (mut expired, mut idled_out) = (Vec::new(), Vec::new());
             let mut i = 0;
             while i < s.idle.len() {
                 let conn = &s.idle[i];
                 let too_old =
                     max_lifetime.is_some_and(|m| now.saturating_duration_since(conn.created) >= m);
-                let idled_out = s.idle.len() > min_idle
+                let idle_too_long = s.idle.len() > min_idle
                     && idle_timeout
                         .is_some_and(|t| now.saturating_duration_since(conn.idle_since) >= t);
-                match (too_old || idled_out).then(|| s.idle.remove(i)).flatten() {
-                    Some(conn) => removed.push(conn),
+                match (too_old || idle_too_long)
+                    .then(|| s.idle.remove(i))
+                    .flatten()
+                {
+                    Some(conn) if too_old => expired.push(conn),
+                    Some(conn) => {
+                        s.live -= 1;
+                        idled_out.push(conn);
+                    }
                     None => i += 1,
                 }
             }
-            s.live -= removed.len();
-            removed
+            (expired, idled_out)
         };
-        for conn in removed {
+        for conn in idled_out {
             self.close_conn(conn);
+        }
+        for conn in expired {
+            self.close_conn(conn);
+            self.release_slot(Some(ReplaceReason::Expired));
         }
     }
 
