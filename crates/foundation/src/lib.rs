@@ -1,7 +1,45 @@
 //! Foundation: production infrastructure for a service or a system of cooperating agents.
 //!
-//! This umbrella crate re-exports the layers behind feature flags and offers one prelude.
+//! This umbrella crate re-exports every layer and offers one [`prelude`]. Today it carries:
+//!
+//! - [`core`]: the one [`Error`] with stable codes, the telemetry bus, the injectable clock;
+//! - [`protect`]: circuit breaker, rate limiter (in memory, or on Redis with the `redis`
+//!   feature), retry, bulkhead, timeout, connection pool (with a reqwest manager under the
+//!   `http` feature), and the [`Protection`](protect::protection::Protection) facade.
+//!
+//! ```
+//! use foundation::prelude::*;
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<()> {
+//! let protection = Protection::builder("search")
+//!     .circuit_breaker(BreakerConfig::default())
+//!     .timeout(TimeoutConfig { duration: Duration::from_millis(500) })
+//!     .build()?;
+//! let answer = protection.run(|_ctx| async { Ok::<_, Error>("hits") }).await?;
+//! assert_eq!(answer, "hits");
+//! # Ok(()) }
+//! ```
 
 pub use foundation_core as core;
 pub use foundation_core::{Error, ErrorCode, Result};
 pub use foundation_protect as protect;
+
+/// The names most programs need, in one import.
+pub mod prelude {
+    pub use foundation_core::{Clock, Error, ErrorCode, Result, TelemetryBus, Validate};
+    pub use foundation_protect::breaker::{BreakerConfig, CircuitBreaker};
+    pub use foundation_protect::bulkhead::{Bulkhead, BulkheadConfig};
+    pub use foundation_protect::limiter::{LimiterConfig, RateLimiter};
+    pub use foundation_protect::outcome::{Classifier, Outcome};
+    pub use foundation_protect::pool::{Manager, Pool, PoolConfig};
+    pub use foundation_protect::protection::{CallContext, Protection, ProtectionRegistry};
+    pub use foundation_protect::retry::{Retry, RetryConfig};
+    pub use foundation_protect::timeout::{Timeout, TimeoutConfig};
+}
+
+/// The README's Rust snippets, compiled and run as doc tests so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -158,10 +158,24 @@ impl Timeout {
     where
         Fut: Future<Output = Result<T, Error>>,
     {
-        match tokio::time::timeout(duration, fut).await {
-            Ok(result) => result,
-            Err(_) => Err(self.elapsed(duration)),
-        }
+        self.deadline_with(duration, fut).await?
+    }
+
+    /// Runs any future with the configured deadline, keeping its output apart from the
+    /// timeout's own error: `Ok(output)` if it finished in time, else `TIMEOUT`.
+    pub async fn deadline<Fut: Future>(&self, fut: Fut) -> Result<Fut::Output, Error> {
+        self.deadline_with(self.duration(), fut).await
+    }
+
+    /// [`deadline`](Self::deadline) with `duration` instead of the configured one.
+    pub async fn deadline_with<Fut: Future>(
+        &self,
+        duration: Duration,
+        fut: Fut,
+    ) -> Result<Fut::Output, Error> {
+        tokio::time::timeout(duration, fut)
+            .await
+            .map_err(|_| self.elapsed(duration))
     }
 
     /// The `TIMEOUT` error for a call that overran `duration`, published as an event.
