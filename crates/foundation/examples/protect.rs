@@ -40,7 +40,10 @@ impl Inventory {
             0 => Ok(sku.len() as u32 * 10),
             1 if n % 2 == 0 => Err(Error::new(ErrorCode::NETWORK, "connection reset by peer")),
             1 => Ok(sku.len() as u32 * 10),
-            _ => Err(Error::new(ErrorCode::UNAVAILABLE, "503 Service Unavailable")),
+            _ => Err(Error::new(
+                ErrorCode::UNAVAILABLE,
+                "503 Service Unavailable",
+            )),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! What a protected call is told about itself.
 
-use std::time::Instant;
+use std::time::Duration;
 
 /// Passed to the call on every attempt. `'c` is the lifetime of the caller id.
 #[derive(Debug, Clone, Copy)]
 pub struct CallContext<'c> {
     pub(crate) attempt: u32,
-    pub(crate) deadline: Option<Instant>,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) caller: Option<&'c str>,
 }
 
@@ -16,9 +16,10 @@ impl<'c> CallContext<'c> {
         self.attempt
     }
 
-    /// When this attempt's timeout fires, if the protection has a timeout stage.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// This attempt's time budget, if the protection has a timeout stage (useful to pass a
+    /// deadline on to the dependency, e.g. as a gRPC or HTTP header).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// The caller (agent or client id) the call was made for, if any.

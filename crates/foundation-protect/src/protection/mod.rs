@@ -212,7 +212,11 @@ impl Protection {
             }
         }
         if let Some(limiter) = &s.limiter {
-            if let Err(e) = limiter.check_n(caller, 1).await {
+            let decided = match limiter.try_check_n_now(caller, 1) {
+                Some(decided) => decided,
+                None => limiter.check_n(caller, 1).await,
+            };
+            if let Err(e) = decided {
                 return Err(self.refused(e, Stage::RateLimit));
             }
         }
@@ -255,11 +259,7 @@ impl Protection {
     pub(crate) fn context<'c>(&self, attempt: u32, caller: Option<&'c str>) -> CallContext<'c> {
         CallContext {
             attempt,
-            deadline: self
-                .stages
-                .timeout
-                .as_ref()
-                .map(|t| tokio::time::Instant::now().into_std() + t.duration()),
+            timeout: self.stages.timeout.as_ref().map(Timeout::duration),
             caller,
         }
     }
@@ -284,22 +284,30 @@ impl Protection {
                 state.on_success();
                 ControlFlow::Break(Ok(v))
             }
-            Err(e) => match state.on_failure(e) {
-                RetryDecision::RetryAfter(delay) => {
-                    tokio::time::sleep(delay).await;
-                    ControlFlow::Continue(())
-                }
-                RetryDecision::GiveUp(e) => {
-                    state.send_dead_letter().await;
-                    let from_retry =
-                        e.is(ErrorCode::RETRY_EXHAUSTED) || e.is(ErrorCode::RETRY_BUDGET_EXHAUSTED);
-                    ControlFlow::Break(Err(if from_retry {
-                        self.refused(e, Stage::Retry)
-                    } else {
-                        e
-                    }))
-                }
-            },
+            Err(e) => self.after_failure(state, e).await,
+        }
+    }
+
+    async fn after_failure<T>(
+        &self,
+        state: &mut RetryState<'_>,
+        e: Error,
+    ) -> ControlFlow<Result<T>> {
+        match state.on_failure(e) {
+            RetryDecision::RetryAfter(delay) => {
+                tokio::time::sleep(delay).await;
+                ControlFlow::Continue(())
+            }
+            RetryDecision::GiveUp(e) => {
+                state.send_dead_letter().await;
+                let from_retry =
+                    e.is(ErrorCode::RETRY_EXHAUSTED) || e.is(ErrorCode::RETRY_BUDGET_EXHAUSTED);
+                ControlFlow::Break(Err(if from_retry {
+                    self.refused(e, Stage::Retry)
+                } else {
+                    e
+                }))
+            }
         }
     }
 

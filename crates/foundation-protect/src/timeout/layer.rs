@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::Timeout;
+use super::{Deadline, Timeout};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,8 +81,7 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let duration = self.timeout.duration();
         ResponseFuture {
-            inner: tokio::time::timeout(duration, self.inner.call(req)),
-            timeout: self.timeout.clone(),
+            inner: Deadline::new(self.timeout.clone(), duration, self.inner.call(req)),
             duration,
         }
     }
@@ -92,8 +91,7 @@ pin_project! {
     /// The response future of [`TimeoutService`].
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: tokio::time::Timeout<F>,
-        timeout: Timeout,
+        inner: Deadline<Timeout, F>,
         duration: std::time::Duration,
     }
 }
@@ -117,7 +115,7 @@ where
         let this = self.project();
         match ready!(this.inner.poll(cx)) {
             Ok(result) => Poll::Ready(result.map_err(Into::into)),
-            Err(_) => Poll::Ready(Err(this.timeout.elapsed(*this.duration).into())),
+            Err(elapsed) => Poll::Ready(Err(elapsed.into())),
         }
     }
 }

@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 
+mod deadline;
 mod layer;
 
 use std::fmt;
@@ -41,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::retry::millis;
 
+pub use deadline::Deadline;
 pub use layer::{ResponseFuture, TimeoutLayer, TimeoutService};
 
 /// Configuration of a [`Timeout`].
@@ -51,7 +53,7 @@ pub use layer::{ResponseFuture, TimeoutLayer, TimeoutService};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TimeoutConfig {
-    /// The deadline of each call, from its start.
+    /// The deadline of each call, from the moment it first waits.
     #[serde(rename = "duration_ms", with = "millis")]
     pub duration: Duration,
 }
@@ -163,23 +165,21 @@ impl Timeout {
 
     /// Runs any future with the configured deadline, keeping its output apart from the
     /// timeout's own error: `Ok(output)` if it finished in time, else `TIMEOUT`.
-    pub async fn deadline<Fut: Future>(&self, fut: Fut) -> Result<Fut::Output, Error> {
-        self.deadline_with(self.duration(), fut).await
+    pub fn deadline<Fut: Future>(&self, fut: Fut) -> Deadline<&Timeout, Fut> {
+        self.deadline_with(self.duration(), fut)
     }
 
     /// [`deadline`](Self::deadline) with `duration` instead of the configured one.
-    pub async fn deadline_with<Fut: Future>(
+    pub fn deadline_with<Fut: Future>(
         &self,
         duration: Duration,
         fut: Fut,
-    ) -> Result<Fut::Output, Error> {
-        tokio::time::timeout(duration, fut)
-            .await
-            .map_err(|_| self.elapsed(duration))
+    ) -> Deadline<&Timeout, Fut> {
+        Deadline::new(self, duration, fut)
     }
 
     /// The `TIMEOUT` error for a call that overran `duration`, published as an event.
-    fn elapsed(&self, duration: Duration) -> Error {
+    pub(crate) fn elapsed(&self, duration: Duration) -> Error {
         let inner = &*self.inner;
         let ms = duration.as_millis();
         tracing::debug!(
