@@ -10,6 +10,7 @@ use super::config::PoolConfig;
 use super::inner::Inner;
 use super::maintenance;
 use super::manager::Manager;
+use crate::breaker::CircuitBreaker;
 
 /// Builds a [`Pool`]; start with [`Pool::builder`].
 pub struct PoolBuilder<M: Manager> {
@@ -18,6 +19,7 @@ pub struct PoolBuilder<M: Manager> {
     name: String,
     clock: Clock,
     bus: Option<TelemetryBus>,
+    breaker: Option<CircuitBreaker>,
 }
 
 impl<M: Manager> PoolBuilder<M> {
@@ -28,6 +30,7 @@ impl<M: Manager> PoolBuilder<M> {
             name: "pool".to_string(),
             clock: Clock::tokio(),
             bus: None,
+            breaker: None,
         }
     }
 
@@ -56,6 +59,17 @@ impl<M: Manager> PoolBuilder<M> {
         self
     }
 
+    /// A circuit breaker guarding the backend: the pool asks it before creating each
+    /// connection and records each create's outcome. While it refuses, a checkout that needs
+    /// a new connection fails at once with `POOL_BACKEND_DOWN` (the last real connection
+    /// error in message and context, the breaker's `retry_after`) instead of waiting for the
+    /// checkout timeout. Idle connections are still handed out. Share the breaker with the
+    /// call path (e.g. the `Protection` facade) or give the pool its own.
+    pub fn breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
     /// Validates the configuration and builds the pool.
     ///
     /// Building does not connect. Inside a tokio runtime it spawns the pool's maintenance
@@ -74,6 +88,7 @@ impl<M: Manager> PoolBuilder<M> {
             self.config,
             self.clock,
             bus,
+            self.breaker,
         ));
         let task = maintenance::spawn(&inner);
         Ok(Pool::from_parts(inner, Mutex::new(task)))

@@ -18,6 +18,8 @@ use super::config::{PoolConfig, QueueOrder, RecyclePolicy};
 use super::events::{ConnectionFailed, ConnectionReplaced, PoolExhausted, ReplaceReason};
 use super::manager::Manager;
 use super::pooled::Pooled;
+use crate::breaker::CircuitBreaker;
+use crate::outcome::Outcome;
 
 /// A connection and its bookkeeping.
 pub(crate) struct Conn<C> {
@@ -74,6 +76,7 @@ pub(crate) struct Counters {
     pub(crate) replaced: AtomicU64,
     pub(crate) connect_failures: AtomicU64,
     pub(crate) timeouts: AtomicU64,
+    pub(crate) backend_down: AtomicU64,
 }
 
 pub(crate) struct Inner<M: Manager> {
@@ -85,7 +88,10 @@ pub(crate) struct Inner<M: Manager> {
     pub(crate) counters: Counters,
     /// Wakes the maintenance task early (a connection was discarded, the config changed).
     pub(crate) wake: Notify,
+    /// The last real connection error, rendered (for `POOL_BACKEND_DOWN`).
     pub(crate) last_error: Mutex<Option<String>>,
+    /// Asked before every create; told every create's outcome.
+    pub(crate) breaker: Option<CircuitBreaker>,
 }
 
 /// The next thing a checkout does.
@@ -179,6 +185,7 @@ impl<M: Manager> Inner<M> {
         config: PoolConfig,
         clock: Clock,
         bus: TelemetryBus,
+        breaker: Option<CircuitBreaker>,
     ) -> Self {
         let idle = VecDeque::with_capacity(config.max_size.min(1024));
         Inner {
@@ -197,6 +204,7 @@ impl<M: Manager> Inner<M> {
             counters: Counters::default(),
             wake: Notify::new(),
             last_error: Mutex::new(None),
+            breaker,
         }
     }
 
@@ -317,14 +325,26 @@ impl<M: Manager> Inner<M> {
         None
     }
 
-    /// Creates a connection through the manager, counting and reporting failures.
+    /// Creates a connection through the manager, counting and reporting failures. With a
+    /// breaker, asks it first (a refusal is `POOL_BACKEND_DOWN`, at once) and records the
+    /// outcome of the create.
     pub(crate) async fn connect(&self) -> Result<M::Connection, Error> {
+        let permit = match &self.breaker {
+            Some(breaker) => Some(breaker.try_acquire().map_err(|r| self.backend_down(r))?),
+            None => None,
+        };
         match self.manager.create().await {
             Ok(conn) => {
+                if let Some(permit) = permit {
+                    permit.record(Outcome::Success);
+                }
                 self.counters.created.fetch_add(1, Relaxed);
                 Ok(conn)
             }
             Err(e) => {
+                if let Some(permit) = permit {
+                    permit.record_error(&e);
+                }
                 self.counters.connect_failures.fetch_add(1, Relaxed);
                 let rendered = e.to_string();
                 tracing::warn!(pool = %self.name, error = %rendered, "foundation.pool.connection_failed");
@@ -341,6 +361,32 @@ impl<M: Manager> Inner<M> {
                 .with_source(e))
             }
         }
+    }
+
+    /// The fail-fast error when the backend's breaker refuses a create: the last real
+    /// connection error in the message and context, the breaker's `retry_after`, the
+    /// breaker's refusal as the source.
+    fn backend_down(&self, refusal: Error) -> Error {
+        self.counters.backend_down.fetch_add(1, Relaxed);
+        let last = self.last_error.lock().clone();
+        let last = last.as_deref().unwrap_or("none recorded by this pool");
+        let mut err = Error::new(
+            ErrorCode::POOL_BACKEND_DOWN,
+            format!(
+                "pool \"{}\" backend is down (breaker refused: {}); last connection error: {last}",
+                self.name,
+                refusal.code().name()
+            ),
+        )
+        .with_context("pool", &self.name)
+        .with_context("last_error", last);
+        if let Some(breaker) = refusal.context_value("breaker") {
+            err = err.with_context("breaker", breaker);
+        }
+        if let Some(after) = refusal.retry_after() {
+            err = err.with_retry_after(after);
+        }
+        err.with_source(refusal)
     }
 
     /// A connection comes back from use.

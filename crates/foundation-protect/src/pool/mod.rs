@@ -15,6 +15,10 @@
 //!   health check) are closed and replaced by the pool's maintenance task, which also
 //!   enforces `idle_timeout`, `max_lifetime` and `min_idle`. The task is owned by the pool
 //!   and stops on [`Pool::close`] or when the last handle drops.
+//! - **Breaker-aware**: with [`PoolBuilder::breaker`], every create asks the backend's
+//!   circuit breaker first and records its outcome; while the breaker refuses, a checkout
+//!   that needs a new connection fails at once with `POOL_BACKEND_DOWN` carrying the last
+//!   real connection error and the breaker's `retry_after`, instead of timing out.
 //! - **Status and events**: [`Pool::status`]; `foundation.pool.exhausted`,
 //!   `foundation.pool.connection_failed`, `foundation.pool.connection_replaced` on the bus.
 //!
@@ -141,7 +145,8 @@ impl<M: Manager> Pool<M> {
     /// says so), else creates one if below `max_size + max_overflow`, else waits in line.
     ///
     /// Errors: `POOL_TIMEOUT` (nothing within the timeout, or the waiting line is full),
-    /// `POOL_CONNECT_FAILED` (the manager's error is the source), `POOL_CLOSED`.
+    /// `POOL_CONNECT_FAILED` (the manager's error is the source), `POOL_BACKEND_DOWN` (the
+    /// pool's breaker refused to let it create a connection; at once), `POOL_CLOSED`.
     pub async fn get(&self) -> Result<Pooled<M>, Error> {
         let inner = &self.shared.inner;
         let step = match inner.next_step()? {
@@ -207,6 +212,7 @@ impl<M: Manager> Pool<M> {
             replaced: c.replaced.load(Relaxed),
             connect_failures: c.connect_failures.load(Relaxed),
             timeouts: c.timeouts.load(Relaxed),
+            backend_down: c.backend_down.load(Relaxed),
             is_closed,
             maintenance_running: self
                 .shared

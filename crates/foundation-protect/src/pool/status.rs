@@ -29,6 +29,9 @@ pub struct PoolStatus {
     pub replaced: u64,
     /// Failed attempts to create a connection.
     pub connect_failures: u64,
+    /// Creates refused by the backend's breaker (checkouts failed with `POOL_BACKEND_DOWN`,
+    /// plus refused background refills).
+    pub backend_down: u64,
     /// Checkouts that timed out.
     pub timeouts: u64,
     /// Whether [`Pool::close`](super::Pool::close) was called (or every handle dropped).
