@@ -8,7 +8,7 @@ use super::{MemoryGate, PressureLevel, Protection, ProtectionConfig, Stages};
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::limiter::{Limiter, LimiterConfig};
-use crate::outcome::SharedClassifier;
+use crate::outcome::{DefaultClassifier, SharedClassifier};
 use crate::retry::{Retry, RetryConfig};
 use crate::timeout::{Timeout, TimeoutConfig};
 
@@ -174,32 +174,31 @@ impl ProtectionBuilder {
                     .build()?,
             ),
         };
+        let classifier = self
+            .classifier
+            .unwrap_or_else(|| Arc::new(DefaultClassifier));
         let breaker = match c.circuit_breaker {
             None => self.breaker,
-            Some(c) => {
-                let mut b = CircuitBreaker::builder(name.clone())
+            Some(c) => Some(
+                CircuitBreaker::builder(name.clone())
                     .config(c)
                     .clock(self.clock.clone())
-                    .bus(self.bus.clone());
-                if let Some(cl) = &self.classifier {
-                    b = b.classifier(cl.clone());
-                }
-                Some(b.build()?)
-            }
+                    .bus(self.bus.clone())
+                    .classifier(classifier.clone())
+                    .build()?,
+            ),
         };
         let retry = match c.retry {
             None => self.retry,
-            Some(c) => {
-                let mut b = Retry::builder()
+            Some(c) => Some(
+                Retry::builder()
                     .name(&*name)
                     .config(c)
                     .clock(self.clock.clone())
-                    .bus(self.bus.clone());
-                if let Some(cl) = &self.classifier {
-                    b = b.classifier(cl.clone());
-                }
-                Some(b.build()?)
-            }
+                    .bus(self.bus.clone())
+                    .classifier(classifier)
+                    .build()?,
+            ),
         };
         let timeout = match c.timeout {
             None => None,
