@@ -499,3 +499,36 @@ async fn pooled_protection_checks_out_a_connection_per_attempt() {
         1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_protections_classifier_decides_what_the_breaker_counts() {
+    use foundation_protect::outcome::{FnClassifier, Outcome};
+
+    // HTTP 404s are the caller's problem, not the dependency's: never count them.
+    let classifier = FnClassifier(|e: &Error| {
+        if e.message().contains("404") {
+            Outcome::Ignored
+        } else {
+            Outcome::Application
+        }
+    });
+    let p = quiet("lookups")
+        .classifier(Arc::new(classifier))
+        .circuit_breaker(small_breaker())
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let err = p
+            .run(|_| async { Err::<(), _>(Error::new(ErrorCode::APPLICATION, "HTTP 404")) })
+            .await
+            .unwrap_err();
+        assert!(err.is(ErrorCode::APPLICATION));
+    }
+    assert_eq!(p.breaker().unwrap().state(), BreakerState::Closed);
+    for _ in 0..4 {
+        let _ = p
+            .run(|_| async { Err::<(), _>(Error::new(ErrorCode::APPLICATION, "HTTP 500")) })
+            .await;
+    }
+    assert_eq!(p.breaker().unwrap().state(), BreakerState::Open);
+}
