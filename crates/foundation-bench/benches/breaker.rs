@@ -3,8 +3,8 @@
 //!
 //! Groups:
 //! - `breaker/closed_path`: one admitted, successful call (acquire + record) on one thread:
-//!   ours (owned `Permit`, `call_sync` like the peers' `call(f)`, async `call` driven in a
-//!   loop on a current-thread runtime), failsafe, recloser.
+//!   ours (owned `Permit`, borrowed `PermitRef`, `call_sync` like the peers' `call(f)`,
+//!   async `call` driven in a loop on a current-thread runtime), failsafe, recloser.
 //! - `breaker/tower_service`: the same as tower middleware around a ready inner service:
 //!   a bare service (baseline), our `CircuitBreakerLayer`, tower-resilience's breaker.
 //! - `breaker/contended`: ours, two threads sharing one breaker (time per call per thread).
@@ -33,6 +33,13 @@ fn closed_path(c: &mut Criterion) {
     g.bench_function("foundation_permit", |b| {
         b.iter(|| {
             let permit = black_box(&breaker).try_acquire().expect("closed");
+            permit.record(black_box(Outcome::Success));
+        })
+    });
+
+    g.bench_function("foundation_permit_ref", |b| {
+        b.iter(|| {
+            let permit = black_box(&breaker).try_acquire_ref().expect("closed");
             permit.record(black_box(Outcome::Success));
         })
     });

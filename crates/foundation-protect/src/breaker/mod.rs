@@ -79,7 +79,7 @@ pub use config::{
 };
 pub use events::{CallRejected, ProbeResult, SlowCall, StateChanged};
 pub use layer::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
-pub use permit::Permit;
+pub use permit::{Permit, PermitRef};
 pub use registry::{BreakerRegistry, RegistryBuilder, RegistryConfig};
 pub use state::{BreakerState, TransitionReason};
 pub use status::{BreakerStatus, ProbeStatus, TransitionRecord};
