@@ -385,7 +385,18 @@ mod tests {
     fn fastmod_is_modulo() {
         for d in [1u32, 2, 3, 7, 10, 100, 4095, 100_000, u32::MAX] {
             let m = fastmod_magic(d);
-            for a in [0u32, 1, 2, 9, 10, 11, 99_999, 1 << 31, u32::MAX - 1, u32::MAX] {
+            for a in [
+                0u32,
+                1,
+                2,
+                9,
+                10,
+                11,
+                99_999,
+                1 << 31,
+                u32::MAX - 1,
+                u32::MAX,
+            ] {
                 assert_eq!(fastmod(a, m, d), a % d, "{a} % {d}");
             }
         }
