@@ -7,7 +7,7 @@ use foundation_core::{Clock, Error, TelemetryBus, Validate, Validator};
 
 use super::config::BreakerConfig;
 use super::engine::Inner;
-use super::permit::{BorrowedPermit, Permit};
+use super::permit::{Permit, PermitRef};
 use super::state::{BreakerState, TransitionReason};
 use super::status::BreakerStatus;
 use crate::outcome::{DefaultClassifier, SharedClassifier};
@@ -58,6 +58,14 @@ impl CircuitBreaker {
         Ok(Permit::new(self.inner.clone(), admission, None))
     }
 
+    /// Like [`try_acquire`](CircuitBreaker::try_acquire), but the permit borrows the
+    /// breaker (no reference count touched): the cheapest way to guard a call while
+    /// holding the breaker.
+    #[inline]
+    pub fn try_acquire_ref(&self) -> Result<PermitRef<'_>, Error> {
+        Ok(PermitRef::new(&self.inner, self.inner.acquire()?))
+    }
+
     /// Like [`try_acquire`](CircuitBreaker::try_acquire), also counting the call (and any
     /// refusal) for `caller` in [`status`](CircuitBreaker::status). Callers beyond
     /// `max_tracked_callers` are counted as `"other"`.
@@ -82,11 +90,7 @@ impl CircuitBreaker {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let permit = BorrowedPermit {
-            inner: &self.inner,
-            admission: self.inner.acquire()?,
-            recorded: false,
-        };
+        let permit = self.try_acquire_ref()?;
         let result = f().await;
         permit.record_result(&result);
         result
@@ -99,11 +103,7 @@ impl CircuitBreaker {
     where
         F: FnOnce() -> Result<T, Error>,
     {
-        let permit = BorrowedPermit {
-            inner: &self.inner,
-            admission: self.inner.acquire()?,
-            recorded: false,
-        };
+        let permit = self.try_acquire_ref()?;
         let result = f();
         permit.record_result(&result);
         result
@@ -117,14 +117,9 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, Error>>,
         FB: FnOnce(&Error) -> Result<T, Error>,
     {
-        let admission = match self.inner.acquire() {
-            Ok(a) => a,
+        let permit = match self.try_acquire_ref() {
+            Ok(p) => p,
             Err(refusal) => return fallback(&refusal),
-        };
-        let permit = BorrowedPermit {
-            inner: &self.inner,
-            admission,
-            recorded: false,
         };
         let result = f().await;
         permit.record_result(&result);

@@ -48,8 +48,20 @@ pub(crate) enum Kind {
 pub(crate) struct Admission {
     pub(crate) generation: u32,
     pub(crate) kind: Kind,
-    /// When the call started; only read when slow-call detection is configured.
-    pub(crate) start: Option<Instant>,
+    /// When the call started, in nanoseconds since the breaker's base instant, or
+    /// [`NO_START`] when slow-call detection is off (kept as a plain integer so the
+    /// admission stays small on the hot path).
+    pub(crate) start: u64,
+}
+
+/// `Admission::start` when the start was not read.
+pub(crate) const NO_START: u64 = u64::MAX;
+
+impl Admission {
+    #[inline]
+    fn timed(&self) -> bool {
+        self.start != NO_START
+    }
 }
 
 /// State changed under the control lock.
@@ -157,9 +169,9 @@ impl Inner {
             generation: w.generation(),
             kind,
             start: if w.has(SLOW) {
-                Some(self.clock.now())
+                self.nanos(self.clock.now()).min(NO_START - 1)
             } else {
-                None
+                NO_START
             },
         }
     }
@@ -293,7 +305,7 @@ impl Inner {
     #[inline]
     fn record_counted(&self, adm: &Admission, outcome: Outcome) {
         let w = self.word();
-        if adm.start.is_some() || w.has(RESHAPED) {
+        if adm.timed() || w.has(RESHAPED) {
             return self.record_counted_slow(adm, outcome);
         }
         // The fast path: no slow-call detection, the window the breaker was built with.
@@ -317,7 +329,7 @@ impl Inner {
     fn record_counted_slow(&self, adm: &Admission, outcome: Outcome) {
         let core = self.core.load();
         let window = self.window(&core);
-        let now = if adm.start.is_some() || window.needs_time() {
+        let now = if adm.timed() || window.needs_time() {
             Some(self.clock.now())
         } else {
             None
@@ -345,11 +357,10 @@ impl Inner {
         now: Option<Instant>,
         outcome: Outcome,
     ) -> bool {
-        let (Some(start), Some(now), Some(limit)) = (adm.start, now, config.slow_call_duration)
-        else {
+        let (true, Some(now), Some(limit)) = (adm.timed(), now, config.slow_call_duration) else {
             return false;
         };
-        let took = now.saturating_duration_since(start);
+        let took = Duration::from_nanos(self.nanos(now).saturating_sub(adm.start));
         if took < limit {
             return false;
         }
@@ -384,7 +395,7 @@ impl Inner {
             return;
         }
         let core = self.core.load();
-        let now = adm.start.map(|_| self.clock.now());
+        let now = adm.timed().then(|| self.clock.now());
         let slow = self.check_slow(&core.config, adm, now, outcome);
         let required = core.config.half_open_probes;
         let (finished, changed) = {

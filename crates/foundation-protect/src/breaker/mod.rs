@@ -17,7 +17,10 @@
 //!
 //! The breaker never runs the call: it decides ([`CircuitBreaker::try_acquire`] returns a
 //! [`Permit`]) and records ([`Permit::record`]). The closed path is an atomic load to admit
-//! and a lock-free ring update to record — no allocation, no lock.
+//! and a lock-free ring update to record — no allocation, no lock. [`PermitRef`]
+//! ([`CircuitBreaker::try_acquire_ref`]), [`CircuitBreaker::call`] and
+//! [`CircuitBreaker::call_sync`] borrow the breaker and skip the reference count: use them
+//! when the breaker outlives the call.
 //!
 //! ```
 //! use std::time::Duration;
@@ -79,7 +82,7 @@ pub use config::{
 };
 pub use events::{CallRejected, ProbeResult, SlowCall, StateChanged};
 pub use layer::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
-pub use permit::Permit;
+pub use permit::{Permit, PermitRef};
 pub use registry::{BreakerRegistry, RegistryBuilder, RegistryConfig};
 pub use state::{BreakerState, TransitionReason};
 pub use status::{BreakerStatus, ProbeStatus, TransitionRecord};

@@ -84,31 +84,68 @@ impl std::fmt::Debug for Permit {
     }
 }
 
-/// A permit borrowing its breaker, for calls that run inside a breaker method: no reference
-/// count to touch.
-pub(crate) struct BorrowedPermit<'a> {
-    pub(crate) inner: &'a Inner,
-    pub(crate) admission: Admission,
-    pub(crate) recorded: bool,
+/// A [`Permit`] that borrows its breaker instead of sharing ownership: no reference count
+/// to touch, for callers that hold the breaker while the call runs (the `Protection`
+/// facade, [`CircuitBreaker::call`](super::CircuitBreaker::call)). Same duties: record the
+/// outcome, or drop it to cancel.
+#[must_use = "record the call's outcome, or drop the permit if the call was abandoned"]
+pub struct PermitRef<'a> {
+    inner: &'a Inner,
+    admission: Admission,
+    recorded: bool,
 }
 
-impl BorrowedPermit<'_> {
+impl<'a> PermitRef<'a> {
+    pub(crate) fn new(inner: &'a Inner, admission: Admission) -> PermitRef<'a> {
+        PermitRef {
+            inner,
+            admission,
+            recorded: false,
+        }
+    }
+
+    /// Records the call's outcome.
     #[inline]
-    pub(crate) fn record_result<T>(mut self, result: &Result<T, Error>) {
+    pub fn record(mut self, outcome: Outcome) {
         self.recorded = true;
-        let outcome = match result {
-            Ok(_) => Outcome::Success,
-            Err(e) => self.inner.classifier.classify(e),
-        };
         self.inner.record(&self.admission, outcome);
+    }
+
+    /// Records a failed call, classified by the breaker's classifier.
+    pub fn record_error(self, err: &Error) {
+        let outcome = self.inner.classifier.classify(err);
+        self.record(outcome);
+    }
+
+    /// Records a call's result: `Ok` is a success, `Err` is classified.
+    #[inline]
+    pub fn record_result<T>(self, result: &Result<T, Error>) {
+        match result {
+            Ok(_) => self.record(Outcome::Success),
+            Err(e) => self.record_error(e),
+        }
+    }
+
+    /// Whether this permit is one of a half-open breaker's probe calls.
+    pub fn is_probe(&self) -> bool {
+        self.admission.kind == Kind::Probe
     }
 }
 
-impl Drop for BorrowedPermit<'_> {
+impl Drop for PermitRef<'_> {
     #[inline]
     fn drop(&mut self) {
         if !self.recorded {
             self.inner.cancel(&self.admission);
         }
+    }
+}
+
+impl std::fmt::Debug for PermitRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PermitRef")
+            .field("breaker", &self.inner.name)
+            .field("kind", &self.admission.kind)
+            .finish()
     }
 }

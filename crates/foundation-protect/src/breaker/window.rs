@@ -148,17 +148,34 @@ impl Counters {
     }
 }
 
+/// `a % d` by multiplication (Lemire's fastmod); `m` is `fastmod_magic(d)`.
+#[inline]
+fn fastmod(a: u32, m: u64, d: u32) -> u32 {
+    let low = m.wrapping_mul(u64::from(a));
+    ((u128::from(low) * u128::from(d)) >> 64) as u32
+}
+
+fn fastmod_magic(d: u32) -> u64 {
+    (u64::MAX / u64::from(d.max(1))).wrapping_add(1)
+}
+
 /// The last `size` calls: a ring of samples and running per-class counters.
+///
+/// The cursor only ever increases (one `fetch_add` per call, no compare-and-swap loop); its
+/// wrap at 2^32 reuses one slot early, which does not matter.
 struct CountWindow {
     slots: Box<[AtomicU8]>,
+    magic: u64,
     cursor: AtomicU32,
     counters: Counters,
 }
 
 impl CountWindow {
     fn new(size: u32) -> CountWindow {
+        let size = size.max(1);
         CountWindow {
-            slots: (0..size.max(1)).map(|_| AtomicU8::new(0)).collect(),
+            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
+            magic: fastmod_magic(size),
             cursor: AtomicU32::new(0),
             counters: Counters::default(),
         }
@@ -167,14 +184,10 @@ impl CountWindow {
     #[inline]
     fn record(&self, s: Sample) {
         let len = self.slots.len() as u32;
-        let i = match self
-            .cursor
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                Some(if c + 1 >= len { 0 } else { c + 1 })
-            }) {
-            Ok(i) | Err(i) => i.min(len - 1),
+        let i = fastmod(self.cursor.fetch_add(1, Ordering::Relaxed), self.magic, len);
+        let Some(slot) = self.slots.get(i as usize) else {
+            return;
         };
-        let slot = &self.slots[i as usize];
         // Steady state (the same class keeps coming): nothing to write.
         if slot.load(Ordering::Relaxed) == s.0 {
             return;
@@ -366,6 +379,27 @@ mod tests {
 
     fn s(class: Outcome) -> Sample {
         Sample::new(class, false).unwrap()
+    }
+
+    #[test]
+    fn fastmod_is_modulo() {
+        for d in [1u32, 2, 3, 7, 10, 100, 4095, 100_000, u32::MAX] {
+            let m = fastmod_magic(d);
+            for a in [
+                0u32,
+                1,
+                2,
+                9,
+                10,
+                11,
+                99_999,
+                1 << 31,
+                u32::MAX - 1,
+                u32::MAX,
+            ] {
+                assert_eq!(fastmod(a, m, d), a % d, "{a} % {d}");
+            }
+        }
     }
 
     #[test]
