@@ -56,7 +56,7 @@ pub use gate::{ManualGate, MemoryGate, PressureLevel};
 pub use layer::{ProtectionLayer, ProtectionService};
 pub use pooled::PooledProtection;
 
-use crate::breaker::{CircuitBreaker, Permit};
+use crate::breaker::{CircuitBreaker, Permit, PermitRef};
 use crate::bulkhead::Bulkhead;
 use crate::limiter::Limiter;
 use crate::retry::{Retry, RetryDecision, RetryState};
@@ -214,7 +214,9 @@ impl Protection {
         if let Some(limiter) = &s.limiter {
             let decided = match limiter.try_check_n_now(caller, 1) {
                 Some(decided) => decided,
-                None => limiter.check_n(caller, 1).await,
+                // A distributed limiter's round trip: boxed so its large future does not
+                // weigh on every in-memory call.
+                None => Box::pin(limiter.check_n(caller, 1)).await,
             };
             if let Err(e) = decided {
                 return Err(self.refused(e, Stage::RateLimit));
@@ -229,20 +231,19 @@ impl Protection {
         }
     }
 
-    /// Takes a breaker permit for one attempt.
-    pub(crate) fn permit(&self, caller: Option<&str>) -> Result<Option<Permit>> {
-        match &self.stages.breaker {
-            None => Ok(None),
-            Some(b) => {
-                let permit = match caller {
-                    Some(c) => b.try_acquire_for(c),
-                    None => b.try_acquire(),
-                };
-                permit
-                    .map(Some)
-                    .map_err(|e| self.refused(e, Stage::CircuitBreaker))
-            }
-        }
+    /// Takes a breaker permit for one attempt: borrowed (no reference count touched) unless
+    /// the call is made for a caller, whose counts the owned permit carries.
+    pub(crate) fn permit(&self, caller: Option<&str>) -> Result<Option<AttemptPermit<'_>>> {
+        let Some(b) = &self.stages.breaker else {
+            return Ok(None);
+        };
+        let permit = match caller {
+            Some(c) => b.try_acquire_for(c).map(AttemptPermit::ForCaller),
+            None => b.try_acquire_ref().map(AttemptPermit::Shared),
+        };
+        permit
+            .map(Some)
+            .map_err(|e| self.refused(e, Stage::CircuitBreaker))
     }
 
     /// Runs one attempt's future under the timeout stage.
@@ -284,7 +285,9 @@ impl Protection {
                 state.on_success();
                 ControlFlow::Break(Ok(v))
             }
-            Err(e) => self.after_failure(state, e).await,
+            // The failure path (backoff sleep, dead letter) is boxed to keep the happy
+            // path's future small.
+            Err(e) => Box::pin(self.after_failure(state, e)).await,
         }
     }
 
@@ -338,6 +341,21 @@ impl Protection {
             if let ControlFlow::Break(done) = self.after_attempt(&mut retries, result).await {
                 return done;
             }
+        }
+    }
+}
+
+/// The breaker's permit for one attempt.
+pub(crate) enum AttemptPermit<'a> {
+    Shared(PermitRef<'a>),
+    ForCaller(Permit),
+}
+
+impl AttemptPermit<'_> {
+    pub(crate) fn record_result<T>(self, result: &Result<T>) {
+        match self {
+            AttemptPermit::Shared(p) => p.record_result(result),
+            AttemptPermit::ForCaller(p) => p.record_result(result),
         }
     }
 }
