@@ -1,17 +1,26 @@
 //! Rate limiter `check` side by side with governor 0.10.
 //!
+//! Every comparison is made twice, once per time source, so the ratio is apples to apples:
+//! `*_fast_clock` is ours on `Clock::fast()` (the TSC through quanta) next to governor's default
+//! `governor_quanta_clock` (the same TSC through quanta), and `*_std_clock` is ours on
+//! `Clock::system()` next to `governor_std_clock` (`MonotonicClock`: both read
+//! `std::time::Instant::now`).
+//!
 //! Groups (each benchmark is one `check`; ratios are read within a group):
+//! - `limiter/clock_read`: one read of each time source alone (`Clock::now` on the fast,
+//!   system and tokio clocks, `Stopwatch::elapsed_nanos` on the fast and system clocks, which
+//!   is what the limiter reads, and a bare `quanta::Clock::now`), so the rest of each `check`
+//!   is the difference.
 //! - `limiter/direct_admitted`: one thread, a quota so large every check is admitted (the
-//!   happy path). Ours with each algorithm on the system clock (`Clock::system`, std
-//!   `Instant`) and GCRA on the default tokio clock; governor with its default quanta (TSC)
-//!   clock and with its std `Instant` clock (`MonotonicClock`, the same time source as ours).
+//!   happy path). Ours with each algorithm on both clocks and GCRA on the default tokio clock;
+//!   governor on both clocks; then both algorithms alone on clocks that only read an atomic.
 //! - `limiter/direct_denied`: one thread, every check denied (ours builds the structured
 //!   `Error` with `retry_after` and context; governor returns a `NotUntil`).
 //! - `limiter/direct_2_threads`: two threads sharing one limiter, admitted path (the leaky
 //!   bucket, which never bursts, also denies some); the time is per check per thread (each
 //!   thread does `iters` checks; wall time / `iters`).
 //! - `limiter/keyed_admitted` and `limiter/keyed_2_threads`: 1 024 `u64` keys in rotation,
-//!   ours (`KeyedRateLimiter`) vs governor's dashmap-backed keyed limiter.
+//!   ours (`KeyedRateLimiter`, GCRA) vs governor's dashmap-backed keyed limiter.
 //!
 //! Run: `cargo bench -p foundation-bench --bench limiter -- --warm-up-time 1 --measurement-time 3`
 
@@ -26,6 +35,14 @@ use foundation_protect::limiter::{Algorithm, KeyedRateLimiter, Quota, RateLimite
 use governor::clock::{FakeRelativeClock, MonotonicClock};
 
 const KEYS: u64 = 1_024;
+
+/// Our two production time sources, each named after the governor clock it matches.
+fn clocks() -> [(&'static str, Clock); 2] {
+    [
+        ("fast_clock", Clock::fast()),
+        ("std_clock", Clock::system()),
+    ]
+}
 
 /// 10⁹ permits per second with a huge burst: every check is admitted.
 fn open_quota() -> Quota {
@@ -48,12 +65,12 @@ fn ours(algorithm: Algorithm, quota: Quota, clock: Clock) -> RateLimiter {
         .expect("valid config")
 }
 
-fn ours_keyed(quota: Quota) -> KeyedRateLimiter<u64> {
+fn ours_keyed(quota: Quota, clock: Clock) -> KeyedRateLimiter<u64> {
     KeyedRateLimiter::builder()
         .name("bench")
         .quota(quota)
         .max_keys(4 * KEYS as usize)
-        .clock(Clock::system())
+        .clock(clock)
         .bus(TelemetryBus::new())
         .build()
         .expect("valid config")
@@ -77,13 +94,37 @@ fn two_threads(iters: u64, f: impl Fn(u64) + Sync) -> Duration {
     })
 }
 
+fn clock_read(c: &mut Criterion) {
+    let mut g = c.benchmark_group("limiter/clock_read");
+    for (name, clock) in clocks() {
+        g.bench_function(format!("foundation_{name}"), |b| {
+            b.iter(|| black_box(clock.now()))
+        });
+    }
+    for (name, clock) in clocks() {
+        let watch = clock.stopwatch();
+        g.bench_function(format!("foundation_stopwatch_{name}"), |b| {
+            b.iter(|| black_box(watch.elapsed_nanos()))
+        });
+    }
+    let clock = Clock::tokio();
+    g.bench_function("foundation_tokio_clock", |b| {
+        b.iter(|| black_box(clock.now()))
+    });
+    let quanta = quanta::Clock::new();
+    g.bench_function("quanta_now", |b| b.iter(|| black_box(quanta.now())));
+    g.finish();
+}
+
 fn direct_admitted(c: &mut Criterion) {
     let mut g = c.benchmark_group("limiter/direct_admitted");
-    for algorithm in Algorithm::ALL {
-        let l = ours(algorithm, open_quota(), Clock::system());
-        g.bench_function(format!("foundation_{algorithm}"), |b| {
-            b.iter(|| black_box(l.check()).expect("admitted"))
-        });
+    for (name, clock) in clocks() {
+        for algorithm in Algorithm::ALL {
+            let l = ours(algorithm, open_quota(), clock.clone());
+            g.bench_function(format!("foundation_{algorithm}_{name}"), |b| {
+                b.iter(|| black_box(l.check()).expect("admitted"))
+            });
+        }
     }
     let l = ours(Algorithm::Gcra, open_quota(), Clock::tokio());
     g.bench_function("foundation_gcra_tokio_clock", |b| {
@@ -121,21 +162,22 @@ fn direct_admitted(c: &mut Criterion) {
 fn direct_denied(c: &mut Criterion) {
     let mut g = c.benchmark_group("limiter/direct_denied");
     let hourly = Quota::new(1, Duration::from_secs(3_600));
-    for algorithm in [
-        Algorithm::Gcra,
-        Algorithm::TokenBucket,
-        Algorithm::SlidingWindow,
-    ] {
-        let l = ours(algorithm, hourly, Clock::system());
-        l.check().expect("first is admitted");
-        g.bench_function(format!("foundation_{algorithm}"), |b| {
-            b.iter(|| black_box(l.check()).expect_err("denied"))
-        });
+    for (name, clock) in clocks() {
+        for algorithm in Algorithm::ALL {
+            let l = ours(algorithm, hourly, clock.clone());
+            l.check().expect("first is admitted");
+            g.bench_function(format!("foundation_{algorithm}_{name}"), |b| {
+                b.iter(|| black_box(l.check()).expect_err("denied"))
+            });
+        }
     }
-    let gov = governor::RateLimiter::direct_with_clock(
-        governor::Quota::with_period(Duration::from_secs(3_600)).expect("non-zero"),
-        MonotonicClock,
-    );
+    let hourly_gov = governor::Quota::with_period(Duration::from_secs(3_600)).expect("non-zero");
+    let gov = governor::RateLimiter::direct(hourly_gov);
+    gov.check().expect("first is admitted");
+    g.bench_function("governor_quanta_clock", |b| {
+        b.iter(|| black_box(gov.check()).expect_err("denied"))
+    });
+    let gov = governor::RateLimiter::direct_with_clock(hourly_gov, MonotonicClock);
     gov.check().expect("first is admitted");
     g.bench_function("governor_std_clock", |b| {
         b.iter(|| black_box(gov.check()).expect_err("denied"))
@@ -145,18 +187,20 @@ fn direct_denied(c: &mut Criterion) {
 
 fn direct_2_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("limiter/direct_2_threads");
-    for algorithm in Algorithm::ALL {
-        let l = ours(algorithm, open_quota(), Clock::system());
-        g.bench_function(format!("foundation_{algorithm}"), |b| {
-            b.iter_custom(|iters| {
-                two_threads(iters, |_| {
-                    let r = black_box(l.check());
-                    // The leaky bucket's `check` admits only into an empty queue, so two
-                    // threads checking in the same nanosecond see some denials.
-                    assert!(r.is_ok() || algorithm == Algorithm::LeakyBucket);
+    for (name, clock) in clocks() {
+        for algorithm in Algorithm::ALL {
+            let l = ours(algorithm, open_quota(), clock.clone());
+            g.bench_function(format!("foundation_{algorithm}_{name}"), |b| {
+                b.iter_custom(|iters| {
+                    two_threads(iters, |_| {
+                        let r = black_box(l.check());
+                        // The leaky bucket's `check` admits only into an empty queue, so two
+                        // threads checking in the same nanosecond see some denials.
+                        assert!(r.is_ok() || algorithm == Algorithm::LeakyBucket);
+                    })
                 })
-            })
-        });
+            });
+        }
     }
     let gov = governor::RateLimiter::direct(governor_open_quota());
     g.bench_function("governor_quanta_clock", |b| {
@@ -170,22 +214,30 @@ fn direct_2_threads(c: &mut Criterion) {
 }
 
 fn keyed(c: &mut Criterion) {
-    let mut g = c.benchmark_group("limiter/keyed_admitted");
-    let l = ours_keyed(open_quota());
+    let ours: Vec<_> = clocks()
+        .into_iter()
+        .map(|(name, clock)| (name, ours_keyed(open_quota(), clock)))
+        .collect();
     let gov_quanta = governor::RateLimiter::keyed(governor_open_quota());
     let gov_std = governor::RateLimiter::dashmap_with_clock(governor_open_quota(), MonotonicClock);
     for k in 0..KEYS {
-        l.check(&k).expect("admitted");
+        for (_, l) in &ours {
+            l.check(&k).expect("admitted");
+        }
         gov_quanta.check_key(&k).expect("admitted");
         gov_std.check_key(&k).expect("admitted");
     }
+
+    let mut g = c.benchmark_group("limiter/keyed_admitted");
     let mut i = 0u64;
-    g.bench_function("foundation_gcra", |b| {
-        b.iter(|| {
-            i = (i + 1) % KEYS;
-            black_box(l.check(&i)).expect("admitted")
-        })
-    });
+    for (name, l) in &ours {
+        g.bench_function(format!("foundation_gcra_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(l.check(&i)).expect("admitted")
+            })
+        });
+    }
     g.bench_function("governor_quanta_clock", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS;
@@ -201,13 +253,15 @@ fn keyed(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("limiter/keyed_2_threads");
-    g.bench_function("foundation_gcra", |b| {
-        b.iter_custom(|iters| {
-            two_threads(iters, |i| {
-                black_box(l.check(&(i % KEYS))).expect("admitted")
+    for (name, l) in &ours {
+        g.bench_function(format!("foundation_gcra_{name}"), |b| {
+            b.iter_custom(|iters| {
+                two_threads(iters, |i| {
+                    black_box(l.check(&(i % KEYS))).expect("admitted")
+                })
             })
-        })
-    });
+        });
+    }
     g.bench_function("governor_quanta_clock", |b| {
         b.iter_custom(|iters| {
             two_threads(iters, |i| {
@@ -227,6 +281,7 @@ fn keyed(c: &mut Criterion) {
 
 criterion_group!(
     benches,
+    clock_read,
     direct_admitted,
     direct_denied,
     direct_2_threads,

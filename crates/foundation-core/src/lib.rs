@@ -27,7 +27,7 @@ pub mod error;
 pub mod telemetry;
 pub mod validate;
 
-pub use clock::{Clock, ManualClock};
+pub use clock::{Clock, ManualClock, Stopwatch};
 pub use error::{Category, Error, ErrorCode, Result};
 pub use telemetry::{Event, Subscription, TelemetryBus};
 pub use validate::{Validate, Validator};

@@ -2,9 +2,9 @@
 //! translation of a decision into a result.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use foundation_core::{Clock, Error, ErrorCode, TelemetryBus, Validate, Validator};
+use foundation_core::{Clock, Error, ErrorCode, Stopwatch, TelemetryBus, Validate, Validator};
 
 use super::algorithm::{Decision, State};
 use super::config::{Algorithm, LimiterConfig, Quota};
@@ -17,8 +17,8 @@ pub(crate) struct Engine {
     pub params: Params,
     pub counters: Counters,
     pub bus: TelemetryBus,
-    clock: Clock,
-    origin: Instant,
+    /// The limiter's time line: nanoseconds since it was built.
+    elapsed: Stopwatch,
 }
 
 impl Engine {
@@ -29,23 +29,20 @@ impl Engine {
         clock: Clock,
         bus: TelemetryBus,
     ) -> Engine {
-        let origin = clock.now();
         Engine {
             name,
             algorithm,
             params,
             counters: Counters::default(),
             bus,
-            clock,
-            origin,
+            elapsed: clock.stopwatch(),
         }
     }
 
     /// Nanoseconds since the limiter was built.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        let elapsed = self.clock.now().saturating_duration_since(self.origin);
-        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+        self.elapsed.elapsed_nanos()
     }
 
     /// Decides `n` permits against `state`. `key` is only called on a reported denial.
