@@ -60,7 +60,8 @@ impl<M: Manager> PoolBuilder<M> {
     }
 
     /// A circuit breaker guarding the backend: the pool asks it before creating each
-    /// connection and records each create's outcome. While it refuses, a checkout that needs
+    /// connection and records each create's outcome (a create abandoned before it answered,
+    /// e.g. at the checkout timeout, counts as a timeout). While it refuses, a checkout that needs
     /// a new connection fails at once with `POOL_BACKEND_DOWN` (the last real connection
     /// error in message and context, the breaker's `retry_after`) instead of waiting for the
     /// checkout timeout. Idle connections are still handed out. Share the breaker with the
