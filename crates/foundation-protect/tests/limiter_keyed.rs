@@ -109,3 +109,24 @@ fn a_million_distinct_keys_stay_within_max_keys() {
         assert_eq!(l.status().admitted, keys);
     }
 }
+
+/// After a quota change that makes keys idle sooner, a full table frees them for new keys
+/// at once instead of waiting until they would have been idle under the old quota.
+#[test]
+fn a_faster_quota_lets_new_keys_replace_keys_that_became_idle() {
+    for algorithm in [
+        Algorithm::TokenBucket,
+        Algorithm::FixedWindow,
+        Algorithm::SlidingWindow,
+    ] {
+        let (l, time) = keyed(algorithm, Quota::new(1, Duration::from_secs(10)), 1);
+        l.check("a").unwrap();
+        let err = l.check("b").unwrap_err();
+        assert_eq!(err.context_value("reason"), Some("max_keys"));
+        l.set_quota(Quota::new(1, Duration::from_millis(1)))
+            .unwrap();
+        time.advance(Duration::from_millis(5));
+        l.check("b").unwrap_or_else(|e| panic!("{algorithm}: {e}"));
+        assert_eq!(l.len(), 1);
+    }
+}

@@ -210,6 +210,10 @@ impl<K> KeyedRateLimiter<K> {
         quota.validate_into(&mut v);
         v.finish()?;
         self.inner.engine.params.set(quota);
+        // Keys may be idle sooner under the new quota: the next sweeps must look again.
+        for shard in self.inner.shards.iter() {
+            shard.sweep_after.store(0, Ordering::Release);
+        }
         Ok(())
     }
 
