@@ -123,14 +123,17 @@ impl TelemetryBus {
         }
     }
 
-    /// Subscribes to every event, buffering up to `capacity` (at least 1).
+    /// Subscribes to every event, buffering up to `capacity` (at least 1, at most
+    /// [`tokio::sync::Semaphore::MAX_PERMITS`]).
     pub fn subscribe(&self, capacity: usize) -> Subscription {
         self.subscribe_prefix("", capacity)
     }
 
-    /// Subscribes to events whose name starts with `prefix` (e.g. `foundation.breaker.`).
+    /// Subscribes to events whose name starts with `prefix` (e.g. `foundation.breaker.`),
+    /// buffering up to `capacity` as [`subscribe`](TelemetryBus::subscribe) does.
     pub fn subscribe_prefix(&self, prefix: impl Into<String>, capacity: usize) -> Subscription {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        // tokio refuses (panics on) a buffer above its semaphore's limit.
+        let (tx, rx) = mpsc::channel(capacity.clamp(1, tokio::sync::Semaphore::MAX_PERMITS));
         let prefix = prefix.into();
         let dropped = Arc::new(AtomicU64::new(0));
         let sub = Arc::new(Subscriber {
@@ -281,6 +284,14 @@ mod tests {
         let ev = sub.recv().await.unwrap();
         emitter.await.unwrap();
         assert_eq!(ev.downcast_ref::<Ping>().unwrap().0, 1);
+    }
+
+    #[test]
+    fn any_capacity_is_accepted() {
+        let bus = TelemetryBus::new();
+        let mut sub = bus.subscribe(usize::MAX);
+        bus.emit(Ping(3));
+        assert_eq!(sub.drain().len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
