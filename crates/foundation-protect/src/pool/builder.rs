@@ -64,8 +64,10 @@ impl<M: Manager> PoolBuilder<M> {
     /// e.g. at the checkout timeout, counts as a timeout). While it refuses, a checkout that needs
     /// a new connection fails at once with `POOL_BACKEND_DOWN` (the last real connection
     /// error in message and context, the breaker's `retry_after`) instead of waiting for the
-    /// checkout timeout. Idle connections are still handed out. Share the breaker with the
-    /// call path (e.g. the `Protection` facade) or give the pool its own.
+    /// checkout timeout. Idle connections are still handed out. Give the pool its own
+    /// breaker: one shared with the `Protection` facade wrapping the pool counts a failed
+    /// create twice and takes two of its permits per call, so with one half-open probe the
+    /// create is always refused and the breaker cannot close while no connection is idle.
     pub fn breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.breaker = Some(breaker);
         self
