@@ -9,7 +9,9 @@
 //! - **Never blocks the emitter**: when a subscriber's buffer is full the event is dropped
 //!   *for that subscriber* and counted in [`Subscription::dropped`] and
 //!   [`TelemetryBus::dropped`].
-//! - **Cheap when nobody listens**: with no subscribers, `emit` is one atomic load.
+//! - **Cheap when nobody listens**: with no subscribers, `emit` loads the subscriber list and
+//!   returns (after the `tracing` event below, which formats the event only when a debug
+//!   `tracing` subscriber is listening).
 //!
 //! Every emitted event is also a `tracing` event at debug level with the event's name.
 //!

@@ -189,8 +189,8 @@ fn racing_threads_admit_exactly_the_burst() {
     }
 }
 
-/// The same on a multi-thread tokio runtime with many tasks calling `acquire` while time
-/// stands still: only the burst gets through; the others are still waiting.
+/// The same on a multi-thread tokio runtime with many tasks calling `check` while time
+/// stands still: only the burst gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_tasks_on_a_multi_thread_runtime_take_only_the_burst() {
     let time = ManualClock::new();
