@@ -9,7 +9,9 @@
 //! - **Never blocks the emitter**: when a subscriber's buffer is full the event is dropped
 //!   *for that subscriber* and counted in [`Subscription::dropped`] and
 //!   [`TelemetryBus::dropped`].
-//! - **Cheap when nobody listens**: with no subscribers, `emit` is one atomic load.
+//! - **Cheap when nobody listens**: with no subscribers, `emit` loads the subscriber list and
+//!   returns (after the `tracing` event below, which formats the event only when a debug
+//!   `tracing` subscriber is listening).
 //!
 //! Every emitted event is also a `tracing` event at debug level with the event's name.
 //!
@@ -65,7 +67,9 @@ impl dyn Event {
 struct Subscriber {
     prefix: String,
     tx: mpsc::Sender<Arc<dyn Event>>,
-    dropped: AtomicU64,
+    /// Shared with the [`Subscription`], which holds no sender: the channel closes (and
+    /// `recv` returns `None`) once the bus is gone.
+    dropped: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
@@ -121,18 +125,23 @@ impl TelemetryBus {
         }
     }
 
-    /// Subscribes to every event, buffering up to `capacity` (at least 1).
+    /// Subscribes to every event, buffering up to `capacity` (at least 1, at most
+    /// [`tokio::sync::Semaphore::MAX_PERMITS`]).
     pub fn subscribe(&self, capacity: usize) -> Subscription {
         self.subscribe_prefix("", capacity)
     }
 
-    /// Subscribes to events whose name starts with `prefix` (e.g. `foundation.breaker.`).
+    /// Subscribes to events whose name starts with `prefix` (e.g. `foundation.breaker.`),
+    /// buffering up to `capacity` as [`subscribe`](TelemetryBus::subscribe) does.
     pub fn subscribe_prefix(&self, prefix: impl Into<String>, capacity: usize) -> Subscription {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        // tokio refuses (panics on) a buffer above its semaphore's limit.
+        let (tx, rx) = mpsc::channel(capacity.clamp(1, tokio::sync::Semaphore::MAX_PERMITS));
+        let prefix = prefix.into();
+        let dropped = Arc::new(AtomicU64::new(0));
         let sub = Arc::new(Subscriber {
-            prefix: prefix.into(),
+            prefix: prefix.clone(),
             tx,
-            dropped: AtomicU64::new(0),
+            dropped: dropped.clone(),
         });
         self.inner.subscribers.rcu(|subs| {
             let mut next = Vec::with_capacity(subs.len() + 1);
@@ -142,7 +151,8 @@ impl TelemetryBus {
         });
         Subscription {
             rx,
-            sub,
+            prefix,
+            dropped,
             bus: Arc::downgrade(&self.inner),
         }
     }
@@ -166,14 +176,15 @@ impl TelemetryBus {
 /// A live subscription. Dropping it unsubscribes.
 pub struct Subscription {
     rx: mpsc::Receiver<Arc<dyn Event>>,
-    sub: Arc<Subscriber>,
+    prefix: String,
+    dropped: Arc<AtomicU64>,
     bus: Weak<Inner>,
 }
 
 impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
-            .field("prefix", &self.sub.prefix)
+            .field("prefix", &self.prefix)
             .field("dropped", &self.dropped())
             .finish()
     }
@@ -197,7 +208,7 @@ impl Subscription {
 
     /// Events this subscription missed because its buffer was full.
     pub fn dropped(&self) -> u64 {
-        self.sub.dropped.load(Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -206,7 +217,7 @@ impl Drop for Subscription {
         if let Some(inner) = self.bus.upgrade() {
             inner.subscribers.rcu(|subs| {
                 subs.iter()
-                    .filter(|s| !Arc::ptr_eq(s, &self.sub))
+                    .filter(|s| !Arc::ptr_eq(&s.dropped, &self.dropped))
                     .cloned()
                     .collect::<Vec<_>>()
             });
@@ -275,5 +286,27 @@ mod tests {
         let ev = sub.recv().await.unwrap();
         emitter.await.unwrap();
         assert_eq!(ev.downcast_ref::<Ping>().unwrap().0, 1);
+    }
+
+    #[test]
+    fn any_capacity_is_accepted() {
+        let bus = TelemetryBus::new();
+        let mut sub = bus.subscribe(usize::MAX);
+        bus.emit(Ping(3));
+        assert_eq!(sub.drain().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recv_returns_none_once_the_bus_is_gone() {
+        let bus = TelemetryBus::new();
+        let mut sub = bus.subscribe(4);
+        bus.emit(Ping(1));
+        drop(bus);
+        assert!(
+            sub.recv().await.is_some(),
+            "buffered events are still delivered"
+        );
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), sub.recv()).await;
+        assert!(matches!(next, Ok(None)), "recv must end, got {next:?}");
     }
 }

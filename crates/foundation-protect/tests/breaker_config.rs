@@ -354,3 +354,19 @@ fn a_registry_refuses_an_invalid_config_as_a_whole() {
     assert!(registry.reconfigure(config).is_err());
     assert_eq!(live.config(), BreakerConfig::default());
 }
+
+#[test]
+fn open_duration_never_panics_on_an_unvalidated_backoff() {
+    let base = Duration::from_secs(1);
+    let cap = Duration::from_secs(60);
+    for multiplier in [-2.0, -0.5, f64::NAN, f64::NEG_INFINITY, 0.0] {
+        let backoff = OpenBackoff::Exponential {
+            multiplier,
+            max_open_duration: cap,
+        };
+        for trips in [1, 2, 3, 1_000, u32::MAX] {
+            let d = backoff.open_duration(base, trips);
+            assert!(d <= cap, "{multiplier} x{trips}: {d:?}");
+        }
+    }
+}

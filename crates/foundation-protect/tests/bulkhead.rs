@@ -25,11 +25,16 @@ fn bulkhead(max_concurrent: usize, max_waiting: usize, max_wait_ms: u64) -> Bulk
         .unwrap()
 }
 
-/// Yields until `cond` holds (tasks make progress in between; no wall-clock sleep).
+/// Yields until `cond` holds (tasks make progress in between; no wall-clock sleep); fails
+/// rather than hangs if it never does.
 async fn until(mut cond: impl FnMut() -> bool) {
-    while !cond() {
+    for _ in 0..100_000 {
+        if cond() {
+            return;
+        }
         tokio::task::yield_now().await;
     }
+    panic!("condition never became true");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

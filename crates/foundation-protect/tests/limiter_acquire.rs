@@ -76,6 +76,26 @@ async fn leaky_bucket_acquire_shapes_to_the_steady_rate() {
     assert_eq!(at, expected);
 }
 
+/// A leaky-bucket `acquire` given up while it waits for its slot (dropped, e.g. by a
+/// timeout) hands the slot back when nobody queued behind it, so abandoned waits don't
+/// delay the callers that come after.
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_leaky_bucket_wait_gives_its_slot_back() {
+    let l = limiter(Algorithm::LeakyBucket, Quota::per_second(10).with_burst(5));
+    l.acquire().await.unwrap(); // leaves at 0; the queue drains at 100 ms
+    for _ in 0..3 {
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), l.acquire()).await;
+        assert!(gave_up.is_err(), "its slot was 100 ms away");
+    }
+    let t0 = Instant::now();
+    l.acquire().await.unwrap();
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_millis(97),
+        "right after the first"
+    );
+}
+
 /// Most permits any interval of length `len` may see under a quota.
 fn bound(algorithm: Algorithm, q: Quota, len: Duration) -> u64 {
     let per = q.period.as_nanos() as u64;
@@ -169,8 +189,8 @@ fn racing_threads_admit_exactly_the_burst() {
     }
 }
 
-/// The same on a multi-thread tokio runtime with many tasks calling `acquire` while time
-/// stands still: only the burst gets through; the others are still waiting.
+/// The same on a multi-thread tokio runtime with many tasks calling `check` while time
+/// stands still: only the burst gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_tasks_on_a_multi_thread_runtime_take_only_the_burst() {
     let time = ManualClock::new();

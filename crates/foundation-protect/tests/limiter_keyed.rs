@@ -109,3 +109,48 @@ fn a_million_distinct_keys_stay_within_max_keys() {
         assert_eq!(l.status().admitted, keys);
     }
 }
+
+/// After a quota change that makes keys idle sooner, a full table frees them for new keys
+/// at once instead of waiting until they would have been idle under the old quota.
+#[test]
+fn a_faster_quota_lets_new_keys_replace_keys_that_became_idle() {
+    for algorithm in [
+        Algorithm::TokenBucket,
+        Algorithm::FixedWindow,
+        Algorithm::SlidingWindow,
+    ] {
+        let (l, time) = keyed(algorithm, Quota::new(1, Duration::from_secs(10)), 1);
+        l.check("a").unwrap();
+        let err = l.check("b").unwrap_err();
+        assert_eq!(err.context_value("reason"), Some("max_keys"));
+        l.set_quota(Quota::new(1, Duration::from_millis(1)))
+            .unwrap();
+        time.advance(Duration::from_millis(5));
+        l.check("b").unwrap_or_else(|e| panic!("{algorithm}: {e}"));
+        assert_eq!(l.len(), 1);
+    }
+}
+
+/// As for the direct limiter: a keyed leaky-bucket `acquire` given up while it waits for
+/// its slot hands the slot back when nobody queued behind it on that key.
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_keyed_leaky_bucket_wait_gives_its_slot_back() {
+    let l = KeyedRateLimiter::<String>::builder()
+        .algorithm(Algorithm::LeakyBucket)
+        .quota(Quota::per_second(10).with_burst(5))
+        .bus(TelemetryBus::new())
+        .build()
+        .unwrap();
+    l.acquire_n("k", 1).await.unwrap(); // the queue drains at 100 ms
+    for _ in 0..3 {
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), l.acquire_n("k", 1)).await;
+        assert!(gave_up.is_err(), "its slot was 100 ms away");
+    }
+    let t0 = tokio::time::Instant::now();
+    l.acquire_n("k", 1).await.unwrap();
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_millis(97),
+        "right after the first"
+    );
+}

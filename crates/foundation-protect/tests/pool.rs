@@ -20,6 +20,8 @@ struct Stats {
     recycled: AtomicUsize,
     fail_create: AtomicBool,
     fail_recycle: AtomicBool,
+    hang_create: AtomicBool,
+    hang_recycle: AtomicBool,
     broken: Mutex<HashSet<u64>>,
 }
 
@@ -55,6 +57,9 @@ impl Manager for TestManager {
         if s.fail_create.load(SeqCst) {
             return Err(Error::new(ErrorCode::NETWORK, "connection refused"));
         }
+        if s.hang_create.load(SeqCst) {
+            std::future::pending::<()>().await; // a black-holed backend
+        }
         let live = s.live.fetch_add(1, SeqCst) + 1;
         s.max_live.fetch_max(live, SeqCst);
         Ok(Conn {
@@ -65,6 +70,9 @@ impl Manager for TestManager {
 
     async fn recycle(&self, conn: &mut Conn) -> Result<(), Error> {
         self.0.recycled.fetch_add(1, SeqCst);
+        if self.0.hang_recycle.load(SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.0.fail_recycle.load(SeqCst) {
             return Err(Error::new(ErrorCode::NETWORK, "ping failed"));
         }
@@ -564,4 +572,48 @@ async fn try_get_detach_and_discard() {
     assert_eq!(pool.status().closed, 1);
     until(|| pool.status().replaced == 1).await;
     assert_eq!(pool.status().idle, 1);
+}
+
+/// A create that never answers (a black-holed backend) must neither wedge the maintenance
+/// task nor keep the slot it reserved: it is given up after `checkout_timeout`.
+#[tokio::test(start_paused = true)]
+async fn a_hung_create_in_maintenance_gives_its_slot_back() {
+    let manager = TestManager::default();
+    manager.stats().hang_create.store(true, SeqCst);
+    let pool = Pool::builder(manager.clone())
+        .name("db")
+        .config(PoolConfig {
+            min_idle: 1,
+            ..cfg(1)
+        })
+        .bus(TelemetryBus::new())
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        pool.status().size,
+        1,
+        "the create under way holds the only slot"
+    );
+    manager.stats().hang_create.store(false, SeqCst);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let conn = pool.get().await.unwrap();
+    assert_eq!(conn.id, 1);
+    assert_eq!(pool.status().size, 1);
+}
+
+/// Likewise a background recycle that never answers: the connection is replaced and the
+/// maintenance task goes on.
+#[tokio::test(start_paused = true)]
+async fn a_hung_background_recycle_is_given_up_and_replaced() {
+    let (pool, _) = build(cfg(1));
+    drop(pool.get().await.unwrap());
+    pool.manager().stats().hang_recycle.store(true, SeqCst);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pool.manager().stats().recycled.load(SeqCst), 1);
+    pool.manager().stats().hang_recycle.store(false, SeqCst);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let conn = pool.get().await.unwrap();
+    assert_eq!(conn.id, 2, "the hung connection was replaced");
+    assert_eq!(pool.status().replaced, 1);
 }

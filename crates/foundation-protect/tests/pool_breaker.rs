@@ -106,3 +106,51 @@ async fn idle_connections_are_still_served_while_the_breaker_is_open() {
     assert!(err.is(ErrorCode::POOL_BACKEND_DOWN), "{err}");
     assert!(err.message().contains("none recorded"), "{err}");
 }
+
+#[derive(Clone, Default)]
+struct BlackHole;
+
+impl Manager for BlackHole {
+    type Connection = u64;
+    async fn create(&self) -> Result<u64, Error> {
+        std::future::pending().await
+    }
+}
+
+/// A backend that never answers (connects hang) must trip the breaker like one that
+/// refuses: creates abandoned at the checkout timeout count as timeouts.
+#[tokio::test(start_paused = true)]
+async fn creates_that_never_answer_trip_the_breaker() {
+    let breaker = CircuitBreaker::builder("db")
+        .bus(TelemetryBus::new())
+        .config(BreakerConfig {
+            window: WindowConfig::Count { size: 10 },
+            minimum_calls: 2,
+            failure_rate_threshold: 50.0,
+            open_duration: Duration::from_secs(30),
+            ..BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    let pool = Pool::builder(BlackHole)
+        .name("db")
+        .bus(TelemetryBus::new())
+        .breaker(breaker.clone())
+        .config(PoolConfig {
+            max_size: 2,
+            checkout_timeout: Duration::from_secs(5),
+            ..PoolConfig::default()
+        })
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let err = pool.get().await.unwrap_err();
+        assert!(err.is(ErrorCode::POOL_TIMEOUT), "{err}");
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+    let started = tokio::time::Instant::now();
+    let err = pool.get().await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO, "failed fast, no timeout");
+    assert!(err.is(ErrorCode::POOL_BACKEND_DOWN), "{err}");
+    assert!(err.message().contains("did not answer"), "{err}");
+}

@@ -465,7 +465,8 @@ async fn pooled_protection_checks_out_a_connection_per_attempt() {
         .retry(quick_retry(3))
         .build()
         .unwrap()
-        .with_pool(pool.clone());
+        .with_pool(pool.clone())
+        .unwrap();
     let got = p
         .run(|conn, ctx| async move {
             if ctx.attempt() == 1 {
@@ -482,7 +483,11 @@ async fn pooled_protection_checks_out_a_connection_per_attempt() {
     assert_eq!(pool.status().in_use, 0);
 
     // Holding the only connection makes the next checkout time out, named as the pool stage.
-    let no_retry = quiet("db").build().unwrap().with_pool(pool.clone());
+    let no_retry = quiet("db")
+        .build()
+        .unwrap()
+        .with_pool(pool.clone())
+        .unwrap();
     let held = pool.get().await.unwrap();
     let err = no_retry
         .run(|conn, _| async move { Ok(*conn) })
@@ -531,4 +536,40 @@ async fn the_protections_classifier_decides_what_the_breaker_counts() {
             .await;
     }
     assert_eq!(p.breaker().unwrap().state(), BreakerState::Open);
+}
+
+/// One attempt would take two permits from a breaker shared by the facade and its pool (the
+/// attempt's and the pool's create); in half-open with one probe the create is always
+/// refused and the breaker could never close. The pairing is refused up front.
+#[tokio::test(start_paused = true)]
+async fn a_pool_guarded_by_the_protections_own_breaker_is_refused() {
+    use foundation_protect::pool::Pool;
+
+    let protection = quiet("db")
+        .circuit_breaker(small_breaker())
+        .build()
+        .unwrap();
+    let shared = protection.breaker().unwrap().clone();
+    let pool = Pool::builder(Counter(AtomicU32::new(0)))
+        .name("db")
+        .bus(TelemetryBus::new())
+        .breaker(shared)
+        .build()
+        .unwrap();
+    let err = protection.clone().with_pool(pool).unwrap_err();
+    assert!(err.is(ErrorCode::INVALID_CONFIG), "{err}");
+    assert_eq!(
+        err.context_value("field"),
+        Some("protection.db.pool.breaker")
+    );
+
+    let own = foundation_protect::breaker::CircuitBreaker::new("db-pool", small_breaker()).unwrap();
+    let pool = Pool::builder(Counter(AtomicU32::new(0)))
+        .name("db")
+        .bus(TelemetryBus::new())
+        .breaker(own)
+        .build()
+        .unwrap();
+    let p = protection.with_pool(pool).unwrap();
+    assert_eq!(p.run(|conn, _| async move { Ok(*conn) }).await.unwrap(), 0);
 }

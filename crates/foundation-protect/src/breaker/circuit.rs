@@ -126,6 +126,11 @@ impl CircuitBreaker {
         result
     }
 
+    /// Whether `self` and `other` are handles to the same breaker.
+    pub fn same_as(&self, other: &CircuitBreaker) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The breaker's name.
     pub fn name(&self) -> &str {
         &self.inner.name

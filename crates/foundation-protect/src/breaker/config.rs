@@ -165,7 +165,8 @@ impl OpenBackoff {
                 if !secs.is_finite() || secs >= cap.as_secs_f64() {
                     cap
                 } else {
-                    Duration::from_secs_f64(secs)
+                    // Negative only for a multiplier `validate` refuses; never panic on it.
+                    Duration::try_from_secs_f64(secs).unwrap_or(base)
                 }
             }
             OpenBackoff::Linear {

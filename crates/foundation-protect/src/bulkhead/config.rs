@@ -38,7 +38,7 @@ impl Default for BulkheadConfig {
     }
 }
 
-/// The largest `max_concurrent` (and `max_concurrent + max_waiting`) a bulkhead accepts.
+/// The largest `max_concurrent`, and the largest `max_waiting`, a bulkhead accepts.
 pub const MAX_CONCURRENT: usize = Semaphore::MAX_PERMITS / 2;
 
 impl Validate for BulkheadConfig {

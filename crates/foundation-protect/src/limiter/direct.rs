@@ -178,7 +178,8 @@ impl RateLimiter {
     /// Waits until `n` permits are admitted. Waiters are served in arrival order (a fair
     /// line); only `n` above the capacity fails (`RATE_LIMIT_EXCEEDS_CAPACITY`). Dropping the
     /// future leaves the line. With the leaky bucket, the call takes its slot in the queue
-    /// and then sleeps until the slot comes, so admitted work leaves at the steady rate.
+    /// and then sleeps until the slot comes, so admitted work leaves at the steady rate;
+    /// dropped during that sleep, it hands the slot back if nobody queued after it.
     pub async fn acquire_n(&self, n: u32) -> Result<(), Error> {
         if n == 0 {
             return Ok(());
@@ -186,40 +187,59 @@ impl RateLimiter {
         let inner = &*self.inner;
         if inner.waiting.load(Ordering::Acquire) == 0 {
             match self.reserve(n)? {
-                Reservation::At(wait) => return self.admitted_after(wait).await,
-                Reservation::Full(_) => {}
+                (Reservation::At(_), place) => return self.admitted_after(place).await,
+                (Reservation::Full(_), _) => {}
             }
         }
         let _waiting = Waiting::enter(&inner.waiting);
         let line = inner.line.lock().await;
         loop {
             match self.reserve(n)? {
-                Reservation::At(wait) => {
+                (Reservation::At(_), place) => {
                     drop(line);
-                    return self.admitted_after(wait).await;
+                    return self.admitted_after(place).await;
                 }
-                Reservation::Full(retry) => tokio::time::sleep(Duration::from_nanos(retry)).await,
+                (Reservation::Full(retry), _) => {
+                    tokio::time::sleep(Duration::from_nanos(retry)).await
+                }
             }
         }
     }
 
-    fn reserve(&self, n: u32) -> Result<Reservation, Error> {
+    fn reserve(&self, n: u32) -> Result<(Reservation, Place<'_>), Error> {
         let engine = &self.inner.engine;
         let p = engine.params.load();
         let n = u64::from(n);
         if n > p.capacity(engine.algorithm) {
             return Err(engine.exceeds(n, &p));
         }
-        let r = self.inner.state.reserve(engine.now(), n, &p);
-        if let Reservation::At(_) = r {
-            engine.counters.admitted(n);
-        }
-        Ok(r)
+        let now = engine.now();
+        let r = self.inner.state.reserve(now, n, &p);
+        let work = n.saturating_mul(p.emission_ns);
+        let place = match r {
+            Reservation::At(wait) => {
+                engine.counters.admitted(n);
+                Place {
+                    state: &self.inner.state,
+                    wait,
+                    end: now.saturating_add(wait).saturating_add(work),
+                    work,
+                }
+            }
+            Reservation::Full(_) => Place {
+                state: &self.inner.state,
+                wait: 0,
+                end: 0,
+                work: 0,
+            },
+        };
+        Ok((r, place))
     }
 
-    async fn admitted_after(&self, wait_ns: u64) -> Result<(), Error> {
-        if wait_ns > 0 {
-            tokio::time::sleep(Duration::from_nanos(wait_ns)).await;
+    async fn admitted_after(&self, mut place: Place<'_>) -> Result<(), Error> {
+        if place.wait > 0 {
+            tokio::time::sleep(Duration::from_nanos(place.wait)).await;
+            place.wait = 0;
         }
         Ok(())
     }
@@ -240,6 +260,23 @@ impl RateLimiter {
         let engine = &self.inner.engine;
         let p = engine.params.load();
         LimiterStatus::new(engine, self.inner.state.available(engine.now(), &p), None)
+    }
+}
+
+/// A reserved place in the leaky bucket's queue, `wait` ns away. Dropped while still waiting
+/// (the caller gave up), it is handed back if nobody queued after it.
+struct Place<'a> {
+    state: &'a State,
+    wait: u64,
+    end: u64,
+    work: u64,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if self.wait > 0 {
+            self.state.cancel(self.end, self.work);
+        }
     }
 }
 

@@ -211,6 +211,10 @@ impl<K> KeyedRateLimiter<K> {
         quota.validate_into(&mut v);
         v.finish()?;
         self.inner.engine.params.set(quota);
+        // Keys may be idle sooner under the new quota: the next sweeps must look again.
+        for shard in self.inner.shards.iter() {
+            shard.sweep_after.store(0, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -285,7 +289,9 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
 
     /// Waits until `n` permits for `key` are admitted. Unlike [`RateLimiter`](super::RateLimiter)
     /// there is no shared line across keys: each waiter sleeps until its key's `retry_after`
-    /// and tries again, so one busy key never holds up another.
+    /// and tries again, so one busy key never holds up another. With the leaky bucket, a call
+    /// dropped while it sleeps until its reserved slot hands the slot back if nobody queued
+    /// after it.
     pub async fn acquire_n<Q>(&self, key: &Q, n: u32) -> Result<(), Error>
     where
         K: Borrow<Q>,
@@ -310,7 +316,15 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
                 Reservation::At(wait) => {
                     engine.counters.admitted(permits);
                     if wait > 0 {
+                        let work = permits.saturating_mul(p.emission_ns);
+                        let place = Place {
+                            limiter: self,
+                            key,
+                            end: now.saturating_add(wait).saturating_add(work),
+                            work,
+                        };
                         tokio::time::sleep(Duration::from_nanos(wait)).await;
+                        std::mem::forget(place);
                     }
                     return Ok(());
                 }
@@ -377,6 +391,35 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
         engine
             .denied(now, 1, wait.max(1), p, || Some(key.to_string()))
             .with_context("reason", "max_keys")
+    }
+}
+
+/// A reserved place in a key's leaky-bucket queue, waited for. Dropped before its time (the
+/// caller gave up), it is handed back if nobody queued after it on that key.
+struct Place<'a, K: Hash + Eq + Borrow<Q>, Q: Hash + Eq + ?Sized> {
+    limiter: &'a KeyedRateLimiter<K>,
+    key: &'a Q,
+    end: u64,
+    work: u64,
+}
+
+impl<K, Q> Drop for Place<'_, K, Q>
+where
+    K: Hash + Eq + Borrow<Q>,
+    Q: Hash + Eq + ?Sized,
+{
+    fn drop(&mut self) {
+        let inner = &*self.limiter.inner;
+        let hash = inner.hasher.hash_one(self.key);
+        let shard = &inner.shards[shard_index(hash, inner.shard_bits)];
+        // The key is still there: it is not idle before its queue drains.
+        if let Some((_, state)) = shard
+            .table
+            .read()
+            .find(hash, |(k, _)| k.borrow() == self.key)
+        {
+            state.cancel(self.end, self.work);
+        }
     }
 }
 

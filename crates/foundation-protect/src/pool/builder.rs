@@ -60,11 +60,13 @@ impl<M: Manager> PoolBuilder<M> {
     }
 
     /// A circuit breaker guarding the backend: the pool asks it before creating each
-    /// connection and records each create's outcome. While it refuses, a checkout that needs
+    /// connection and records each create's outcome (a create abandoned before it answered,
+    /// e.g. at the checkout timeout, counts as a timeout). While it refuses, a checkout that needs
     /// a new connection fails at once with `POOL_BACKEND_DOWN` (the last real connection
     /// error in message and context, the breaker's `retry_after`) instead of waiting for the
-    /// checkout timeout. Idle connections are still handed out. Share the breaker with the
-    /// call path (e.g. the `Protection` facade) or give the pool its own.
+    /// checkout timeout. Idle connections are still handed out. Give the pool its own
+    /// breaker: `Protection::with_pool` refuses a pool guarded by the protection's own
+    /// breaker (one attempt would take two of its permits).
     pub fn breaker(mut self, breaker: CircuitBreaker) -> Self {
         self.breaker = Some(breaker);
         self

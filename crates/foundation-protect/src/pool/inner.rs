@@ -18,7 +18,7 @@ use super::config::{PoolConfig, QueueOrder, RecyclePolicy};
 use super::events::{ConnectionFailed, ConnectionReplaced, PoolExhausted, ReplaceReason};
 use super::manager::Manager;
 use super::pooled::Pooled;
-use crate::breaker::CircuitBreaker;
+use crate::breaker::{CircuitBreaker, Permit};
 use crate::outcome::Outcome;
 
 /// A connection and its bookkeeping.
@@ -163,6 +163,20 @@ impl<M: Manager> Drop for Waiting<'_, M> {
             Err(_) => {}
         }
         self.inner.state.lock().waiters.retain(|tx| !tx.is_closed());
+    }
+}
+
+/// A create's breaker permit while the create is under way; see [`Inner::abandoned`].
+struct Unanswered<'a, M: Manager> {
+    inner: &'a Inner<M>,
+    permit: Option<Permit>,
+}
+
+impl<M: Manager> Drop for Unanswered<'_, M> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.inner.abandoned(permit);
+        }
     }
 }
 
@@ -329,11 +343,16 @@ impl<M: Manager> Inner<M> {
     /// breaker, asks it first (a refusal is `POOL_BACKEND_DOWN`, at once) and records the
     /// outcome of the create.
     pub(crate) async fn connect(&self) -> Result<M::Connection, Error> {
-        let permit = match &self.breaker {
-            Some(breaker) => Some(breaker.try_acquire().map_err(|r| self.backend_down(r))?),
-            None => None,
+        let mut permit = Unanswered {
+            inner: self,
+            permit: match &self.breaker {
+                Some(breaker) => Some(breaker.try_acquire().map_err(|r| self.backend_down(r))?),
+                None => None,
+            },
         };
-        match self.manager.create().await {
+        let created = self.manager.create().await;
+        let permit = permit.permit.take();
+        match created {
             Ok(conn) => {
                 if let Some(permit) = permit {
                     permit.record(Outcome::Success);
@@ -361,6 +380,14 @@ impl<M: Manager> Inner<M> {
                 .with_source(e))
             }
         }
+    }
+
+    /// A create abandoned before it answered (checkout timeout, cancelled caller): a
+    /// backend that hangs is failing too, so the breaker counts it as a timeout.
+    fn abandoned(&self, permit: Permit) {
+        permit.record(Outcome::Timeout);
+        self.counters.connect_failures.fetch_add(1, Relaxed);
+        *self.last_error.lock() = Some("a connection attempt did not answer in time".into());
     }
 
     /// The fail-fast error when the backend's breaker refuses a create: the last real

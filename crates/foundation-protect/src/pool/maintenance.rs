@@ -14,7 +14,7 @@ use super::events::ReplaceReason;
 use super::inner::{Conn, Inner, Slot};
 use super::manager::Manager;
 use super::pooled::Pooled;
-use foundation_core::Error;
+use foundation_core::{Error, ErrorCode};
 
 /// Spawns the maintenance task on the current tokio runtime, if there is one.
 pub(crate) fn spawn<M: Manager>(inner: &Arc<Inner<M>>) -> Option<JoinHandle<()>> {
@@ -113,7 +113,11 @@ impl<M: Manager> Inner<M> {
             };
             // Wrapped at once, so an abort mid-check returns (or closes) it.
             let mut pooled = Pooled::new(self.clone(), Conn { dirty: true, ..due });
-            match self.prepare(&mut pooled).await {
+            // A check that never answers would wedge this task and hold the connection.
+            let checked = tokio::time::timeout(self.checkout_timeout(), self.prepare(&mut pooled))
+                .await
+                .unwrap_or(Some(ReplaceReason::RecycleFailed));
+            match checked {
                 Some(reason) => pooled.discard_for(reason),
                 None => self.settle(pooled.into_conn(), self.clock.now(), false),
             }
@@ -121,7 +125,8 @@ impl<M: Manager> Inner<M> {
     }
 
     /// Replaces discarded connections and creates connections until `min_idle` are idle,
-    /// never beyond `max_size`. Stops at the first failure.
+    /// never beyond `max_size`. Stops at the first failure; a create that takes longer than
+    /// `checkout_timeout` is abandoned (`POOL_TIMEOUT`).
     pub(crate) async fn refill(self: &Arc<Self>) -> Result<(), Error> {
         loop {
             let replacing: Option<ReplaceReason> = {
@@ -141,7 +146,20 @@ impl<M: Manager> Inner<M> {
                 replacing
             };
             let slot = Slot::new(self);
-            match self.connect().await {
+            // A create that never answers would wedge this task and hold the slot.
+            let timeout = self.checkout_timeout();
+            let created = match tokio::time::timeout(timeout, self.connect()).await {
+                Ok(created) => created,
+                Err(_) => Err(Error::new(
+                    ErrorCode::POOL_TIMEOUT,
+                    format!(
+                        "pool \"{}\" could not create a connection within {timeout:?}",
+                        self.name
+                    ),
+                )
+                .with_context("pool", &self.name)),
+            };
+            match created {
                 Ok(raw) => {
                     let conn = slot.fill(raw);
                     let now = conn.created;

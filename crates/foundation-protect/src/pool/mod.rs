@@ -299,6 +299,11 @@ impl<M: Manager> Pool<M> {
         self.shared.inner.state.lock().config.clone()
     }
 
+    /// The circuit breaker guarding the pool's creates, if any.
+    pub fn breaker(&self) -> Option<&crate::breaker::CircuitBreaker> {
+        self.shared.inner.breaker.as_ref()
+    }
+
     /// The pool's name.
     pub fn name(&self) -> &str {
         &self.shared.inner.name

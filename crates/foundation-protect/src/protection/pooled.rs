@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use foundation_core::Result;
+use foundation_core::{Error, Result};
 
 use super::{CallContext, Protection, Stage};
 use crate::pool::{Manager, Pool, Pooled};
@@ -14,6 +14,15 @@ use crate::pool::{Manager, Pool, Pooled};
 pub struct PooledProtection<M: Manager> {
     protection: Protection,
     pool: Pool<M>,
+}
+
+impl<M: Manager> std::fmt::Debug for PooledProtection<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledProtection")
+            .field("protection", &self.protection)
+            .field("pool", &self.pool)
+            .finish()
+    }
 }
 
 impl<M: Manager> Clone for PooledProtection<M> {
@@ -27,11 +36,31 @@ impl<M: Manager> Clone for PooledProtection<M> {
 
 impl Protection {
     /// Adds a pool checkout to every attempt.
-    pub fn with_pool<M: Manager>(self, pool: Pool<M>) -> PooledProtection<M> {
-        PooledProtection {
+    ///
+    /// The pool must not be guarded by this protection's own circuit breaker: one attempt
+    /// would then take two permits from it (the attempt's and the pool's create), and in
+    /// half-open with one probe the create would always be refused, so the breaker could
+    /// never close. Such a pairing is refused with `INVALID_CONFIG`; give the pool a breaker
+    /// of its own (it then fails fast on creates), or none (checkout failures still reach
+    /// this protection's breaker as the attempt's outcome).
+    pub fn with_pool<M: Manager>(self, pool: Pool<M>) -> Result<PooledProtection<M>> {
+        if let (Some(ours), Some(pools)) = (self.breaker(), pool.breaker()) {
+            if ours.same_as(pools) {
+                return Err(Error::invalid_config(
+                    format!("protection.{}.pool.breaker", self.name()),
+                    format!(
+                        "pool {:?} is guarded by the protection's own circuit breaker {:?}; \
+                         give the pool its own breaker or none",
+                        pool.name(),
+                        ours.name()
+                    ),
+                ));
+            }
+        }
+        Ok(PooledProtection {
             protection: self,
             pool,
-        }
+        })
     }
 }
 

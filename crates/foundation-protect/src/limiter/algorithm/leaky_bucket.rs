@@ -63,6 +63,17 @@ impl LeakyBucket {
         }
     }
 
+    /// Hands back a reservation that ends at `end` and holds `work` nanoseconds, if it is
+    /// still the last one queued; otherwise those queued after it keep their places.
+    pub(crate) fn cancel(&self, end: u64, work: u64) {
+        let _ = self.drained_at.compare_exchange(
+            end,
+            end.saturating_sub(work),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
     pub(crate) fn idle_at(&self) -> u64 {
         self.drained_at.load(Ordering::Acquire)
     }

@@ -75,6 +75,14 @@ impl State {
         }
     }
 
+    /// Hands back a waiting caller's reservation that ends at `end` and holds `work`
+    /// nanoseconds, if nobody queued after it (only the leaky bucket queues).
+    pub(crate) fn cancel(&self, end: u64, work: u64) {
+        if let State::LeakyBucket(s) = self {
+            s.cancel(end, work);
+        }
+    }
+
     /// The instant (ns) from which this state is back to "full", so it may be forgotten.
     pub(crate) fn idle_at(&self, p: &Snapshot) -> u64 {
         match self {
