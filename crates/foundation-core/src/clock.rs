@@ -246,7 +246,13 @@ impl ManualClock {
     /// Moves time forward.
     pub fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.state.offset_nanos.fetch_add(nanos, Ordering::AcqRel);
+        // Saturate: time never wraps around to go backwards.
+        let _ = self
+            .state
+            .offset_nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                Some(t.saturating_add(nanos))
+            });
     }
 
     /// The current instant.
@@ -355,6 +361,15 @@ mod tests {
         m.advance(Duration::from_nanos(42));
         assert_eq!(watch.clone().elapsed_nanos(), 42);
         assert!(watch.clock().is_manual());
+    }
+
+    #[test]
+    fn manual_time_saturates_instead_of_wrapping() {
+        let m = ManualClock::new();
+        let t0 = m.now();
+        m.advance(Duration::from_nanos(u64::MAX - 1));
+        m.advance(Duration::from_secs(10));
+        assert!(m.now() >= t0 + Duration::from_nanos(u64::MAX - 1));
     }
 
     #[test]

@@ -104,11 +104,13 @@ impl BreakerRegistry {
             return Ok(b);
         }
         check_name(name)?;
-        let config = self.inner.config.read().for_name(name).clone();
+        // Lock order everywhere: `breakers`, then `config`; reading the config under the
+        // breakers lock means a concurrent `configure` is never lost.
         let mut breakers = self.inner.breakers.write();
         if let Some(b) = breakers.get(name) {
             return Ok(b.clone());
         }
+        let config = self.inner.config.read().for_name(name).clone();
         let breaker = self.build(name, config)?;
         breakers.insert(Arc::from(name), breaker.clone());
         Ok(breaker)
@@ -147,14 +149,15 @@ impl BreakerRegistry {
     pub fn configure(&self, name: &str, config: BreakerConfig) -> Result<(), Error> {
         check_name(name)?;
         config.validate_at(&format!("breakers.{name}"))?;
+        let breakers = self.inner.breakers.read();
+        if let Some(b) = breakers.get(name) {
+            b.reconfigure(config.clone())?;
+        }
         self.inner
             .config
             .write()
             .breakers
-            .insert(name.to_string(), config.clone());
-        if let Some(b) = self.get(name) {
-            b.reconfigure(config)?;
-        }
+            .insert(name.to_string(), config);
         Ok(())
     }
 
@@ -162,8 +165,8 @@ impl BreakerRegistry {
     /// config. Nothing changes if the config is invalid.
     pub fn reconfigure(&self, config: RegistryConfig) -> Result<(), Error> {
         config.validate()?;
-        let live: Vec<CircuitBreaker> = self.inner.breakers.read().values().cloned().collect();
-        for b in &live {
+        let breakers = self.inner.breakers.read();
+        for b in breakers.values() {
             b.reconfigure(config.for_name(b.name()).clone())?;
         }
         *self.inner.config.write() = config;
