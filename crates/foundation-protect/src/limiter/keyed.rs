@@ -366,6 +366,8 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
                 .sweep_after
                 .load(Ordering::Acquire)
                 .saturating_sub(now);
+            // The refusal formats the key (the caller's `Display`): never under the lock.
+            drop(table);
             return Err(self.full(now, wait, p, key));
         }
         let state = State::new(inner.engine.algorithm, now, p);
