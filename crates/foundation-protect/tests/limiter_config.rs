@@ -176,6 +176,59 @@ fn registry_builds_named_limiters_of_the_configured_kind() {
 }
 
 #[test]
+fn applying_a_changed_rule_set_keeps_state_where_only_the_quota_changed() {
+    let parse = |text: &str| -> BTreeMap<String, LimiterConfig> { toml::from_str(text).unwrap() };
+    let time = ManualClock::new();
+    let mut reg = LimiterRegistry::from_config_with(
+        &parse("[api]\nalgorithm = \"gcra\"\nrate = 2\nperiod_ms = 1000\n[old]\nrate = 1"),
+        time.clock(),
+        TelemetryBus::new(),
+    )
+    .unwrap();
+    let api = reg.require("api").unwrap().clone();
+    for _ in 0..2 {
+        api.try_check_n_now(None, 1).unwrap().unwrap();
+    }
+
+    // A new quota keeps the used-up schedule (same limiter, still denied right now); a new
+    // rule appears and a dropped one is gone.
+    let next = parse(
+        "[api]\nalgorithm = \"gcra\"\nrate = 4\nburst = 2\nperiod_ms = 1000\n[new]\nrate = 3",
+    );
+    reg.apply_with(&next, time.clock(), TelemetryBus::new())
+        .unwrap();
+    assert_eq!(reg.names().collect::<Vec<_>>(), ["api", "new"]);
+    let same = reg.require("api").unwrap();
+    assert_eq!(same.status().rate, 4);
+    assert!(same.try_check_n_now(None, 1).unwrap().is_err());
+    assert!(
+        api.try_check_n_now(None, 1).unwrap().is_err(),
+        "the live limiter was requota'd"
+    );
+
+    // A new algorithm builds a fresh limiter.
+    reg.apply_with(
+        &parse("[api]\nalgorithm = \"fixed_window\"\nrate = 4\nperiod_ms = 1000"),
+        time.clock(),
+        TelemetryBus::new(),
+    )
+    .unwrap();
+    let fresh = reg.require("api").unwrap();
+    assert_eq!(fresh.status().algorithm, Algorithm::FixedWindow);
+    fresh.try_check_n_now(None, 1).unwrap().unwrap();
+
+    // An invalid set changes nothing.
+    let bad = parse("[api]\nrate = 0\n[other]\nrate = 1");
+    let err = reg.apply(&bad).unwrap_err();
+    assert_eq!(fields(&err), ["api.rate"]);
+    assert_eq!(reg.names().collect::<Vec<_>>(), ["api"]);
+    assert_eq!(
+        reg.require("api").unwrap().status().algorithm,
+        Algorithm::FixedWindow
+    );
+}
+
+#[test]
 fn registry_reports_every_bad_rule_at_once() {
     let mut rules = BTreeMap::new();
     rules.insert(

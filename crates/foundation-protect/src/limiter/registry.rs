@@ -31,6 +31,8 @@ use super::config::LimiterConfig;
 #[derive(Debug, Clone, Default)]
 pub struct LimiterRegistry {
     limiters: BTreeMap<String, Limiter>,
+    /// The config each limiter was built from (absent for limiters added with `insert`).
+    configs: BTreeMap<String, LimiterConfig>,
 }
 
 impl LimiterRegistry {
@@ -48,6 +50,26 @@ impl LimiterRegistry {
         clock: Clock,
         bus: TelemetryBus,
     ) -> Result<LimiterRegistry, Error> {
+        let mut registry = LimiterRegistry::default();
+        registry.apply_with(configs, clock, bus)?;
+        Ok(registry)
+    }
+
+    /// Applies a changed rule set (hot reload), all or nothing: a rule whose only change is
+    /// its quota keeps its state (`set_quota`); a rule with a new algorithm, kind or backend
+    /// is built afresh; new rules are added and missing ones removed. An invalid set changes
+    /// nothing. Uses tokio's clock and the global bus for the limiters it builds.
+    pub fn apply(&mut self, configs: &BTreeMap<String, LimiterConfig>) -> Result<(), Error> {
+        self.apply_with(configs, Clock::tokio(), TelemetryBus::global().clone())
+    }
+
+    /// [`apply`](Self::apply) with the given clock and bus for the limiters it builds.
+    pub fn apply_with(
+        &mut self,
+        configs: &BTreeMap<String, LimiterConfig>,
+        clock: Clock,
+        bus: TelemetryBus,
+    ) -> Result<(), Error> {
         let mut v = Validator::new("");
         for (name, config) in configs {
             v.non_empty("name", name);
@@ -55,16 +77,29 @@ impl LimiterRegistry {
         }
         v.finish()?;
         let mut limiters = BTreeMap::new();
+        let mut requotas = Vec::new();
         for (name, config) in configs {
-            let limiter = Limiter::from_config(name, config, clock.clone(), bus.clone())?;
-            limiters.insert(name.clone(), limiter);
+            let kept = match (self.limiters.get(name), self.configs.get(name)) {
+                (Some(limiter), Some(old)) if only_quota_differs(old, config) => {
+                    requotas.push((limiter.clone(), config.quota()));
+                    limiter.clone()
+                }
+                _ => Limiter::from_config(name, config, clock.clone(), bus.clone())?,
+            };
+            limiters.insert(name.clone(), kept);
         }
-        Ok(LimiterRegistry { limiters })
+        for (limiter, quota) in requotas {
+            limiter.set_quota(quota)?;
+        }
+        self.limiters = limiters;
+        self.configs = configs.clone();
+        Ok(())
     }
 
     /// Adds or replaces a limiter under its own name; returns the one it replaced.
     pub fn insert(&mut self, limiter: impl Into<Limiter>) -> Option<Limiter> {
         let limiter = limiter.into();
+        self.configs.remove(limiter.name());
         self.limiters.insert(limiter.name().to_string(), limiter)
     }
 
@@ -93,4 +128,15 @@ impl LimiterRegistry {
     pub fn is_empty(&self) -> bool {
         self.limiters.is_empty()
     }
+}
+
+/// Whether `new` can be applied to a limiter built from `old` by changing its quota alone.
+fn only_quota_differs(old: &LimiterConfig, new: &LimiterConfig) -> bool {
+    let requota = LimiterConfig {
+        rate: new.rate,
+        period_ms: new.period_ms,
+        burst: new.burst,
+        ..old.clone()
+    };
+    requota == *new
 }
