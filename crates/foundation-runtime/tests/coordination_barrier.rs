@@ -45,7 +45,10 @@ async fn timeout_breaks_the_barrier_for_the_others() {
     assert!(err.is(ErrorCode::UNAVAILABLE));
     assert!(!err.is_retryable());
     let err = barrier.wait(SEC).await.unwrap_err();
-    assert!(err.is(ErrorCode::UNAVAILABLE), "later arrivals see it broken");
+    assert!(
+        err.is(ErrorCode::UNAVAILABLE),
+        "later arrivals see it broken"
+    );
 }
 
 #[tokio::test(start_paused = true)]

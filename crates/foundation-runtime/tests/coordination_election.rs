@@ -55,5 +55,10 @@ async fn bad_input_and_duplicates_are_refused() {
     assert!(err.is(ErrorCode::INVALID_INPUT));
     assert_eq!(err.context_value("field"), Some("candidate"));
     let _a = election.join("a").unwrap();
-    assert!(election.join("a").unwrap_err().is(ErrorCode::ALREADY_EXISTS));
+    assert!(
+        election
+            .join("a")
+            .unwrap_err()
+            .is(ErrorCode::ALREADY_EXISTS)
+    );
 }

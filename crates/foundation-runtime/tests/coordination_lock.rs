@@ -65,7 +65,10 @@ async fn waiters_are_served_in_arrival_order() {
     for i in 0..5 {
         let (locks, order) = (locks.clone(), order.clone());
         handles.push(tasks.spawn("waiter", async move {
-            let _g = locks.acquire("job", &format!("w{i}"), SEC * 10).await.unwrap();
+            let _g = locks
+                .acquire("job", &format!("w{i}"), SEC * 10)
+                .await
+                .unwrap();
             order.lock().push(i);
             tokio::time::sleep(Duration::from_millis(1)).await;
         }));

@@ -11,11 +11,13 @@ const VOTERS: [&str; 5] = ["a", "b", "c", "d", "e"];
 
 #[tokio::test(start_paused = true)]
 async fn accepted_once_quorum_says_yes() {
-    let proposal = LocalQuorum::new().propose("deploy", &VOTERS, 3, SEC).unwrap();
+    let proposal = LocalQuorum::new()
+        .propose("deploy", &VOTERS, 3, SEC)
+        .unwrap();
     let tasks = TaskSupervisor::new("t").unwrap();
     for (i, voter) in ["a", "b", "c"].into_iter().enumerate() {
         let ballot = proposal.ballot();
-        let _ = tasks.spawn("voter", async move {
+        let _voter = tasks.spawn("voter", async move {
             tokio::time::sleep(Duration::from_millis(10 * i as u64)).await;
             ballot.vote(voter, true).unwrap();
         });
@@ -29,7 +31,9 @@ async fn accepted_once_quorum_says_yes() {
 
 #[tokio::test(start_paused = true)]
 async fn rejected_once_quorum_is_out_of_reach() {
-    let proposal = LocalQuorum::new().propose("deploy", &VOTERS, 4, SEC).unwrap();
+    let proposal = LocalQuorum::new()
+        .propose("deploy", &VOTERS, 4, SEC)
+        .unwrap();
     let ballot = proposal.ballot();
     ballot.vote("a", false).unwrap();
     ballot.vote("b", false).unwrap();
@@ -41,7 +45,9 @@ async fn rejected_once_quorum_is_out_of_reach() {
 
 #[tokio::test(start_paused = true)]
 async fn times_out_without_enough_votes() {
-    let proposal = LocalQuorum::new().propose("deploy", &VOTERS, 3, SEC).unwrap();
+    let proposal = LocalQuorum::new()
+        .propose("deploy", &VOTERS, 3, SEC)
+        .unwrap();
     proposal.ballot().vote("a", true).unwrap();
     let result = proposal.outcome().await;
     assert_eq!(result.decision, QuorumDecision::TimedOut);
@@ -50,12 +56,19 @@ async fn times_out_without_enough_votes() {
 
 #[tokio::test(start_paused = true)]
 async fn unknown_and_repeated_voters_are_refused() {
-    let proposal = LocalQuorum::new().propose("deploy", &VOTERS, 3, SEC).unwrap();
+    let proposal = LocalQuorum::new()
+        .propose("deploy", &VOTERS, 3, SEC)
+        .unwrap();
     let ballot = proposal.ballot();
     let err = ballot.vote("mallory", true).unwrap_err();
     assert_eq!(err.context_value("field"), Some("voter"));
     ballot.vote("a", true).unwrap();
-    assert!(ballot.vote("a", false).unwrap_err().is(ErrorCode::ALREADY_EXISTS));
+    assert!(
+        ballot
+            .vote("a", false)
+            .unwrap_err()
+            .is(ErrorCode::ALREADY_EXISTS)
+    );
 }
 
 #[test]

@@ -8,14 +8,21 @@ use parking_lot::Mutex;
 
 type Log = Arc<Mutex<Vec<String>>>;
 
-fn record(log: &Log, entry: &str, ok: bool) -> impl FnOnce() -> futures::future::Ready<Result<(), Error>> + Send + 'static {
+fn record(
+    log: &Log,
+    entry: &str,
+    ok: bool,
+) -> impl FnOnce() -> futures::future::Ready<Result<(), Error>> + Send + 'static {
     let (log, entry) = (log.clone(), entry.to_owned());
     move || {
         log.lock().push(entry.clone());
         futures::future::ready(if ok {
             Ok(())
         } else {
-            Err(Error::new(ErrorCode::APPLICATION, format!("{entry} failed")))
+            Err(Error::new(
+                ErrorCode::APPLICATION,
+                format!("{entry} failed"),
+            ))
         })
     }
 }
@@ -67,7 +74,11 @@ async fn a_panicking_step_is_a_failure_not_a_panic() {
         .unwrap()
         .step("a", record(&log, "a", true), record(&log, "undo a", true))
         .unwrap()
-        .step("boom", || async { panic!("step exploded") }, || async { Ok(()) })
+        .step(
+            "boom",
+            || async { panic!("step exploded") },
+            || async { Ok(()) },
+        )
         .unwrap()
         .run()
         .await
@@ -84,7 +95,10 @@ fn bad_input_names_the_field() {
     let err = Sequence::new("").unwrap_err();
     assert_eq!(err.context_value("field"), Some("name"));
     let noop = || async { Ok(()) };
-    let err = Sequence::new("s").unwrap().step("", noop, noop).unwrap_err();
+    let err = Sequence::new("s")
+        .unwrap()
+        .step("", noop, noop)
+        .unwrap_err();
     assert_eq!(err.context_value("field"), Some("step"));
     let err = Sequence::new("s")
         .unwrap()

@@ -87,13 +87,19 @@ async fn shutdown_aborts_overrunning_tasks_and_awaits_them() {
     });
     let _quick = tasks.spawn("quick", tokio::time::sleep(Duration::from_millis(10)));
     let report = tasks.shutdown(Duration::from_secs(1)).await;
-    assert!(dropped.load(Ordering::SeqCst), "state dropped by the time shutdown returns");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "state dropped by the time shutdown returns"
+    );
     assert_eq!(report.completed, 1);
     assert_eq!(report.aborted, vec!["stuck".to_owned()]);
     assert_eq!(tasks.live(), 0);
     let event = events.try_recv().expect("shutdown event");
     assert_eq!(
-        event.downcast_ref::<TaskSupervisorStopped>().unwrap().aborted,
+        event
+            .downcast_ref::<TaskSupervisorStopped>()
+            .unwrap()
+            .aborted,
         vec!["stuck".to_owned()]
     );
 }
@@ -207,7 +213,10 @@ async fn max_in_flight(ordered: bool, limit: usize) -> usize {
     let n = if ordered {
         map_ordered(items, limit, timeout, f).unwrap().count().await
     } else {
-        map_unordered(items, limit, timeout, f).unwrap().count().await
+        map_unordered(items, limit, timeout, f)
+            .unwrap()
+            .count()
+            .await
     };
     assert_eq!(n, 200);
     max.load(Ordering::SeqCst)

@@ -148,8 +148,8 @@ impl Proposal {
     /// Waits until the vote is decided or times out, then closes it.
     pub async fn outcome(self) -> QuorumResult {
         let mut rx = self.tally.subscribe();
-        let _ = tokio::time::timeout_at(self.deadline, rx.wait_for(|t| t.decision().is_some()))
-            .await;
+        let _ =
+            tokio::time::timeout_at(self.deadline, rx.wait_for(|t| t.decision().is_some())).await;
         self.tally.send_modify(|t| t.closed = true);
         let tally = self.tally.borrow().clone();
         QuorumResult {
@@ -187,7 +187,10 @@ impl Quorum for LocalQuorum {
         if quorum == 0 || quorum > voters.len() {
             return Err(Error::invalid_input(
                 "quorum",
-                format!("must be between 1 and {} (the number of voters)", voters.len()),
+                format!(
+                    "must be between 1 and {} (the number of voters)",
+                    voters.len()
+                ),
             ));
         }
         positive("timeout", timeout)?;

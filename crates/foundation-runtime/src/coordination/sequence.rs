@@ -52,7 +52,11 @@ impl fmt::Debug for Sequence {
             .field("name", &self.name)
             .field(
                 "steps",
-                &self.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+                &self
+                    .steps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -135,7 +139,12 @@ impl Sequence {
     ///
     /// # Errors
     /// `INVALID_INPUT` naming `step` for an empty name; `ALREADY_EXISTS` for a duplicate one.
-    pub fn step<A, AF, C, CF>(mut self, name: &str, action: A, compensate: C) -> Result<Sequence, Error>
+    pub fn step<A, AF, C, CF>(
+        mut self,
+        name: &str,
+        action: A,
+        compensate: C,
+    ) -> Result<Sequence, Error>
     where
         A: FnOnce() -> AF + Send + 'static,
         AF: Future<Output = Result<(), Error>> + Send + 'static,

@@ -109,7 +109,13 @@ struct Inner {
 
 impl Inner {
     fn take_running(&self) -> Vec<(String, JoinHandle<()>)> {
-        self.tasks.books.lock().running.drain().map(|(_, e)| e).collect()
+        self.tasks
+            .books
+            .lock()
+            .running
+            .drain()
+            .map(|(_, e)| e)
+            .collect()
     }
 
     fn live_children(&self) -> Vec<Arc<Inner>> {
@@ -296,7 +302,11 @@ impl TaskSupervisor {
             tasks: tasks.clone(),
             id,
         };
-        let report_to = (self.inner.name.clone(), name.clone(), self.inner.bus.clone());
+        let report_to = (
+            self.inner.name.clone(),
+            name.clone(),
+            self.inner.bus.clone(),
+        );
         let task = async move {
             let _guard = guard;
             let result = match AssertUnwindSafe(fut).catch_unwind().await {
@@ -305,12 +315,10 @@ impl TaskSupervisor {
                     let (supervisor, task, bus) = report_to;
                     let message = panic_message(panic.as_ref());
                     tracing::warn!(%supervisor, %task, %message, "supervised task panicked");
-                    let error = Error::new(
-                        ErrorCode::APPLICATION,
-                        format!("task panicked: {message}"),
-                    )
-                    .with_context("supervisor", &supervisor)
-                    .with_context("task", &task);
+                    let error =
+                        Error::new(ErrorCode::APPLICATION, format!("task panicked: {message}"))
+                            .with_context("supervisor", &supervisor)
+                            .with_context("task", &task);
                     bus.emit(TaskPanicked {
                         supervisor,
                         task,
@@ -351,10 +359,7 @@ impl TaskSupervisor {
     /// Graceful stop: refuses new tasks, shuts children down, waits up to `deadline` for the
     /// running tasks, then aborts the rest and awaits them. Reports what was aborted.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
-        self.inner
-            .clone()
-            .shutdown(Instant::now() + deadline)
-            .await
+        self.inner.clone().shutdown(Instant::now() + deadline).await
     }
 }
 
