@@ -89,3 +89,49 @@ fn bad_proposals_name_the_field() {
         assert_eq!(err.context_value("field"), Some(field));
     }
 }
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// The decision follows the first moment the yes votes reach quorum or the no votes put it
+    /// out of reach; votes after that are refused; otherwise the vote times out.
+    #[test]
+    fn decision_matches_the_vote_count(
+        n in 1usize..8,
+        quorum_seed in 0usize..8,
+        votes in proptest::collection::vec(proptest::bool::ANY, 0..8),
+    ) {
+        let quorum = quorum_seed % n + 1;
+        let names: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+        let voters: Vec<&str> = names.iter().map(String::as_str).collect();
+        let proposal = LocalQuorum::new().propose("p", &voters, quorum, SEC).unwrap();
+        let ballot = proposal.ballot();
+        let (mut yes, mut no, mut expected) = (0, 0, QuorumDecision::TimedOut);
+        for (voter, approve) in voters.iter().zip(&votes) {
+            let decided = expected != QuorumDecision::TimedOut;
+            let cast = ballot.vote(voter, *approve);
+            proptest::prop_assert_eq!(cast.is_ok(), !decided);
+            if decided {
+                continue;
+            }
+            if *approve { yes += 1 } else { no += 1 }
+            if yes >= quorum {
+                expected = QuorumDecision::Accepted;
+            } else if no > n - quorum {
+                expected = QuorumDecision::Rejected;
+            }
+        }
+        let result = paused_runtime().block_on(proposal.outcome());
+        proptest::prop_assert_eq!(result.decision, expected);
+        proptest::prop_assert_eq!(result.yes.len(), yes);
+        proptest::prop_assert_eq!(result.no.len(), no);
+    }
+}

@@ -68,7 +68,7 @@ async fn live_count_returns_to_zero_after_100_000_tasks() {
         sum += handle.await.unwrap();
     }
     assert_eq!(sum, (0..100_000u64).sum());
-    // A task's bookkeeping is released as its future is dropped, just after it sends its output.
+    assert_eq!(tasks.live(), 0);
     let report = tasks.shutdown(Duration::from_secs(5)).await;
     assert!(report.aborted.is_empty());
     assert_eq!(tasks.live(), 0);
@@ -259,4 +259,32 @@ async fn map_bad_input_names_the_field() {
         .err()
         .unwrap();
     assert_eq!(err.context_value("field"), Some("per_item_timeout"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the item durations and limit, `map_ordered` yields every item in input order.
+    #[test]
+    fn map_ordered_preserves_input_order(
+        delays in proptest::collection::vec(0u64..50, 0..40),
+        limit in 1usize..8,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let out: Vec<u64> = runtime.block_on(async {
+            map_ordered(stream::iter(delays.clone()), limit, Duration::from_secs(1), |ms| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(ms)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+            .await
+        });
+        proptest::prop_assert_eq!(out, delays);
+    }
 }

@@ -308,7 +308,6 @@ impl TaskSupervisor {
             self.inner.bus.clone(),
         );
         let task = async move {
-            let _guard = guard;
             let result = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(value) => Ok(value),
                 Err(panic) => {
@@ -327,6 +326,8 @@ impl TaskSupervisor {
                     Err(error)
                 }
             };
+            // Off the books before the output is visible: a joined task is never counted live.
+            drop(guard);
             let _ = tx.send(result);
         };
         // Not locked across the spawn: a runtime that is shutting down drops the task inline.
@@ -337,6 +338,10 @@ impl TaskSupervisor {
             books.running.insert(id, (name.clone(), join));
         }
         drop(books);
+        if self.inner.closed.load(Ordering::Acquire) {
+            // A shutdown began while this task was being spawned and may have missed it.
+            abort.abort();
+        }
         TaskHandle::new(name, rx, Some(abort))
     }
 
