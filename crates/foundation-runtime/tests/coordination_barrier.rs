@@ -61,3 +61,24 @@ async fn bad_input_names_the_field() {
     assert_eq!(err.context_value("field"), Some("timeout"));
     assert!(barrier.wait(SEC).await.unwrap().is_leader);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_wait_does_not_count_as_arrived() {
+    let barrier = LocalBarrier::new(2).unwrap();
+    let cancelled = tokio::time::timeout(Duration::from_millis(5), barrier.wait(SEC)).await;
+    assert!(
+        cancelled.is_err(),
+        "the caller gave up before the barrier's own timeout"
+    );
+    assert!(!barrier.is_broken());
+    let tasks = TaskSupervisor::new("t").unwrap();
+    let other = {
+        let barrier = barrier.clone();
+        tasks.spawn("other", async move { barrier.wait(SEC).await })
+    };
+    tokio::task::yield_now().await;
+    assert!(!other.is_finished(), "one arrival of two: still waiting");
+    let mine = barrier.wait(SEC).await.unwrap();
+    assert!(mine.is_leader);
+    assert!(!other.await.unwrap().unwrap().is_leader);
+}

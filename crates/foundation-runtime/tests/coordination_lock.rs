@@ -131,3 +131,15 @@ async fn bad_input_names_the_field() {
     }
     assert!(locks.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_waiter_leaves_nothing_behind() {
+    let locks = LocalLock::new();
+    let held = locks.acquire("job", "a", SEC).await.unwrap();
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(5), locks.acquire("job", "b", SEC)).await;
+    assert!(gave_up.is_err());
+    drop(held);
+    assert!(locks.is_empty());
+    let _again = locks.acquire("job", "c", SEC).await.unwrap();
+}

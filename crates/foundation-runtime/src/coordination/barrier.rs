@@ -44,7 +44,8 @@ struct State {
 /// When all parties have arrived they are all released and the barrier resets for the next
 /// round. When one party's wait times out, the barrier is **broken for good**: that party gets a
 /// `TIMEOUT` error, the parties already waiting and every later arrival get an `UNAVAILABLE`
-/// error saying the barrier is broken. Build a new barrier to try again.
+/// error saying the barrier is broken. Build a new barrier to try again. A wait that is
+/// cancelled (its future dropped) before the release withdraws that party's arrival.
 #[derive(Clone)]
 pub struct LocalBarrier {
     parties: usize,
@@ -118,12 +119,18 @@ impl LocalBarrier {
             }
             (phase.generation, self.phase.subscribe())
         };
+        let mut arrival = Arrival {
+            barrier: self,
+            generation,
+            settled: false,
+        };
         let released = |p: &Phase| p.generation != generation || p.broken;
         let waited = tokio::time::timeout(timeout, rx.wait_for(released)).await;
         let outcome = match waited {
             Ok(Ok(phase)) => Some(*phase),
             _ => None,
         };
+        arrival.settled = true;
         match outcome {
             Some(phase) if phase.generation != generation => Ok(BarrierWait {
                 is_leader: false,
@@ -148,6 +155,27 @@ impl LocalBarrier {
                     ),
                 ))
             }
+        }
+    }
+}
+
+/// A party waiting at the barrier; if its wait is cancelled before the barrier releases or
+/// breaks, its arrival is withdrawn so it does not count towards the parties.
+struct Arrival<'a> {
+    barrier: &'a LocalBarrier,
+    generation: u64,
+    settled: bool,
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let mut state = self.barrier.state.lock();
+        let phase = *self.barrier.phase.borrow();
+        if phase.generation == self.generation && !phase.broken {
+            state.arrived -= 1;
         }
     }
 }

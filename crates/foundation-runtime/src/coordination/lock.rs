@@ -150,14 +150,18 @@ impl LocalLock {
             })
             .permit
             .clone();
-        let waited = tokio::time::timeout(timeout, semaphore.clone().acquire_owned()).await;
-        let mut slots = self.slots.lock();
+        let waiter = Waiter {
+            slots: &self.slots,
+            name,
+            semaphore: Some(semaphore.clone()),
+        };
+        let waited = tokio::time::timeout(timeout, semaphore.acquire_owned()).await;
         match waited {
             Ok(Ok(permit)) => {
-                if let Some(slot) = slots.get_mut(name) {
+                if let Some(slot) = self.slots.lock().get_mut(name) {
                     slot.holder = Some(holder.to_owned());
                 }
-                drop(slots);
+                drop(waiter);
                 Ok(LockGuard {
                     slots: self.slots.clone(),
                     name: name.to_owned(),
@@ -166,22 +170,35 @@ impl LocalLock {
                 })
             }
             _ => {
-                let current = slots.get(name).and_then(|s| s.holder.clone());
-                drop(semaphore);
-                forget_if_unused(&mut slots, name);
-                drop(slots);
+                drop(waiter);
                 let mut error = Error::new(
                     ErrorCode::TIMEOUT,
                     format!("lock \"{name}\" not acquired within {timeout:?}"),
                 )
                 .with_context("lock", name)
                 .with_context("holder", holder);
-                if let Some(current) = current {
+                if let Some(current) = self.holder(name) {
                     error = error.with_context("held_by", current);
                 }
                 Err(error)
             }
         }
+    }
+}
+
+/// A caller waiting for a lock; forgets the lock's entry when the wait ends (even by
+/// cancellation) and nobody else holds or waits for it.
+struct Waiter<'a> {
+    slots: &'a Slots,
+    name: &'a str,
+    semaphore: Option<Arc<Semaphore>>,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        let mut slots = self.slots.lock();
+        drop(self.semaphore.take());
+        forget_if_unused(&mut slots, self.name);
     }
 }
 
