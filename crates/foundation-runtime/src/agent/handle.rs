@@ -168,7 +168,7 @@ impl<A: Agent> AgentRef<A> {
                     }
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    return Err(self.shared.closed_error())
+                    return Err(self.shared.closed_error());
                 }
             }
             rx.await.map_err(|_| self.shared.closed_error())

@@ -31,17 +31,15 @@ pub async fn spawn_on<A: Agent>(
 ) -> Result<AgentHandle<A>, Error> {
     config.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-        Error::new(ErrorCode::SHUTDOWN, "agents must be spawned on a tokio runtime")
-            .with_context("agent", config.name.clone())
+        Error::new(
+            ErrorCode::SHUTDOWN,
+            "agents must be spawned on a tokio runtime",
+        )
+        .with_context("agent", config.name.clone())
     })?;
     let (tx, rx) = mpsc::channel(config.mailbox_capacity);
     let (ctrl_tx, ctrl_rx) = mpsc::channel(1);
-    let shared = Arc::new(Shared::new(
-        config.name,
-        ctrl_tx,
-        config.stop_deadline,
-        bus,
-    ));
+    let shared = Arc::new(Shared::new(config.name, ctrl_tx, config.stop_deadline, bus));
     let myself = AgentRef {
         tx,
         shared: shared.clone(),
@@ -177,4 +175,3 @@ async fn run<A: Agent>(
     shared.finish(exit);
     ctx.flush_replies();
 }
-
