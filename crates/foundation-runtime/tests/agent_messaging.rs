@@ -136,3 +136,29 @@ async fn many_concurrent_callers_all_get_answers() {
         ExitReason::Stopped(StopReason::Normal)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the mailbox size, casts that were accepted are handled in the order sent,
+    /// and the ones refused were refused with an error (never silently dropped).
+    #[test]
+    fn accepted_casts_are_handled_in_order(capacity in 1usize..16, values in proptest::collection::vec(0u64..1000, 0..64)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        rt.block_on(async {
+            let (probe, _) = Probe::new();
+            let agent = spawn(probe, config("prop", capacity)).await.unwrap();
+            let mut accepted = Vec::new();
+            for v in &values {
+                match agent.cast(Msg::Push(*v)) {
+                    Ok(()) => accepted.push(*v),
+                    Err(e) => assert!(e.is(ErrorCode::AGENT_MAILBOX_FULL)),
+                }
+                if accepted.len() % 3 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            assert_eq!(agent.call(Msg::Get, LONG).await.unwrap(), accepted);
+        });
+    }
+}

@@ -204,6 +204,9 @@ impl<A: Agent> AgentRef<A> {
     /// get `SHUTDOWN`), then `on_stop(reason)` runs. If that takes longer than the agent's
     /// `stop_deadline`, the agent is aborted and [`ExitReason::Aborted`] is returned. If the
     /// agent already exited, its exit reason is returned.
+    ///
+    /// From inside the agent's own handler use [`Context::stop`](super::Context::stop):
+    /// awaiting this there would wait on the handler itself and end as `Aborted`.
     pub async fn stop(&self, reason: StopReason) -> ExitReason {
         if let Some(done) = self.shared.exit_reason() {
             return done;
