@@ -218,3 +218,18 @@ async fn ten_thousand_spawn_stop_cycles_leave_no_live_tasks() {
     }
     assert_eq!(metrics.num_alive_tasks(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_many_threads_a_panicked_call_is_always_reported_as_a_panic() {
+    for _ in 0..20 {
+        let (probe, _) = Probe::new();
+        let agent = spawn(probe, config("mt", 4)).await.unwrap();
+        let caller = agent.agent_ref();
+        let err = tokio::spawn(async move { caller.call(|r| Msg::Panic("mt", r), LONG).await })
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(err.is(ErrorCode::AGENT_PANICKED), "{err:?}");
+        assert!(matches!(agent.wait().await, ExitReason::Panicked { .. }));
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 
 use foundation_core::error::{Error, ErrorCode};
@@ -141,24 +142,32 @@ async fn run<A: Agent>(
             },
         };
         let during = A::describe(&msg);
-        let handled = AssertUnwindSafe(async {
-            agent.handle(msg, &mut ctx).await;
-            agent.after_message(&mut ctx).await;
-        })
-        .catch_unwind()
-        .await;
-        match handled {
-            Ok(()) => ctx.flush_replies(),
-            Err(payload) => {
-                // Publish first, then drop the replies: their callers read the reason.
-                shared.finish(ExitReason::Panicked {
-                    message: panic_message(&*payload),
-                    during: during.into_owned(),
-                });
-                ctx.discard_replies();
-                return;
+        let panicked = {
+            let handling = pin!(
+                AssertUnwindSafe(async {
+                    agent.handle(msg, &mut ctx).await;
+                    agent.after_message(&mut ctx).await;
+                })
+                .catch_unwind()
+            );
+            match handling.await {
+                Ok(()) => false,
+                Err(payload) => {
+                    // Publish while the panicked future (and the replies it holds) is still
+                    // alive: callers that see their reply dropped then read the reason.
+                    shared.finish(ExitReason::Panicked {
+                        message: panic_message(&*payload),
+                        during: during.into_owned(),
+                    });
+                    true
+                }
             }
+        };
+        if panicked {
+            ctx.discard_replies();
+            return;
         }
+        ctx.flush_replies();
     };
 
     // Refuse what is queued; callers of those messages see the exit reason.

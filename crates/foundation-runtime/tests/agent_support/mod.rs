@@ -25,7 +25,8 @@ pub enum Msg {
 #[derive(Default)]
 pub struct Log {
     pub events: Vec<String>,
-    pub saved: u64,
+    /// How many messages `after_message` has saved.
+    pub saves: u64,
     pub stops: Vec<StopReason>,
 }
 
@@ -97,7 +98,7 @@ impl Agent for Probe {
         if !self.save_delay.is_zero() {
             tokio::time::sleep(self.save_delay).await;
         }
-        self.log.lock().saved = self.items.len() as u64;
+        self.log.lock().saves += 1;
     }
 
     async fn on_stop(&mut self, reason: &StopReason, _ctx: &mut Context<Self>) {
