@@ -42,7 +42,7 @@ async fn an_empty_name_and_zero_deadline_are_rejected_naming_the_fields() {
     };
     let err = spawn_err(cfg).await;
     assert!(err.is(ErrorCode::INVALID_CONFIG));
-    assert_eq!(fields(&err), ["name", "stop_deadline"]);
+    assert_eq!(fields(&err), ["name", "stop_deadline_ms"]);
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl Validate for AgentConfig {
                 self.mailbox_capacity
             ),
         );
-        v.positive_duration("stop_deadline", self.stop_deadline);
+        v.positive_duration("stop_deadline_ms", self.stop_deadline);
     }
 }
 
