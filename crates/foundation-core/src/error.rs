@@ -156,6 +156,19 @@ impl ErrorCode {
         ErrorCode::new(2604, "protect.pool_backend_down", true);
     /// Memory pressure is critical; new work is refused.
     pub const MEMORY_PRESSURE: ErrorCode = ErrorCode::new(2701, "protect.memory_pressure", true);
+
+    // ---- runtime (4xxx); kind 1: agents ----
+    /// An agent's mailbox is full and a `cast` was refused.
+    pub const AGENT_MAILBOX_FULL: ErrorCode =
+        ErrorCode::new(4101, "runtime.agent_mailbox_full", true);
+    /// The agent panicked; the context names the agent and the message being handled.
+    pub const AGENT_PANICKED: ErrorCode = ErrorCode::new(4102, "runtime.agent_panicked", false);
+    /// The agent's start hook failed or panicked; the source is the hook's error.
+    pub const AGENT_START_FAILED: ErrorCode =
+        ErrorCode::new(4103, "runtime.agent_start_failed", false);
+    /// The agent handled a request but dropped its reply without answering.
+    pub const AGENT_REPLY_DROPPED: ErrorCode =
+        ErrorCode::new(4104, "runtime.agent_reply_dropped", false);
 }
 
 impl fmt::Debug for ErrorCode {

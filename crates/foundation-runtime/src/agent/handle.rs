@@ -1,0 +1,305 @@
+//! [`AgentRef`] (cheap, cloneable address) and [`AgentHandle`] (the owner of the agent's task).
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use foundation_core::error::{Error, ErrorCode};
+use foundation_core::telemetry::TelemetryBus;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{AbortHandle, JoinHandle};
+
+use super::events::{AgentPanicked, AgentStopped};
+use super::{Agent, ExitReason, Reply, StopReason};
+
+/// State shared by every reference to one agent.
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    alive: AtomicBool,
+    exit: watch::Sender<Option<ExitReason>>,
+    ctrl: mpsc::Sender<StopReason>,
+    pub(crate) abort: OnceLock<AbortHandle>,
+    pub(crate) stop_deadline: Duration,
+    pub(crate) bus: TelemetryBus,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: String,
+        ctrl: mpsc::Sender<StopReason>,
+        stop_deadline: Duration,
+        bus: TelemetryBus,
+    ) -> Shared {
+        Shared {
+            name,
+            alive: AtomicBool::new(true),
+            exit: watch::Sender::new(None),
+            ctrl,
+            abort: OnceLock::new(),
+            stop_deadline,
+            bus,
+        }
+    }
+
+    /// Records the exit (first one wins) and emits its event. Must run before the agent's
+    /// pending replies are dropped, so callers that see a closed reply read the reason.
+    pub(crate) fn finish(&self, reason: ExitReason) -> bool {
+        let won = self.exit.send_if_modified(|slot| {
+            if slot.is_none() {
+                *slot = Some(reason.clone());
+                true
+            } else {
+                false
+            }
+        });
+        if won {
+            self.alive.store(false, Ordering::Release);
+            match reason {
+                ExitReason::Panicked { message, during } => {
+                    tracing::error!(agent = %self.name, %message, %during, "agent panicked");
+                    self.bus.emit(AgentPanicked {
+                        agent: self.name.clone(),
+                        message,
+                        during,
+                    });
+                }
+                ExitReason::StartFailed(_) => {}
+                reason => {
+                    tracing::info!(agent = %self.name, %reason, "agent stopped");
+                    self.bus.emit(AgentStopped {
+                        agent: self.name.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        won
+    }
+
+    fn exit_reason(&self) -> Option<ExitReason> {
+        self.exit.borrow().clone()
+    }
+
+    /// The error a caller gets when its reply slot was dropped or the mailbox is closed.
+    fn closed_error(&self) -> Error {
+        let name = &self.name;
+        match &*self.exit.borrow() {
+            Some(ExitReason::Panicked { message, during }) => Error::new(
+                ErrorCode::AGENT_PANICKED,
+                format!("agent `{name}` panicked: {message}"),
+            )
+            .with_context("agent", name.clone())
+            .with_context("during", during.clone()),
+            Some(reason) => Error::new(
+                ErrorCode::SHUTDOWN,
+                format!("agent `{name}` is not running: {reason}"),
+            )
+            .with_context("agent", name.clone()),
+            None => Error::new(
+                ErrorCode::AGENT_REPLY_DROPPED,
+                format!("agent `{name}` dropped the reply without answering"),
+            )
+            .with_context("agent", name.clone()),
+        }
+    }
+}
+
+/// A cheap, cloneable address of a running agent: send it messages, stop it, wait for it.
+///
+/// Holding an `AgentRef` does not keep the agent alive; its [`AgentHandle`] does.
+pub struct AgentRef<A: Agent> {
+    pub(crate) tx: mpsc::Sender<A::Msg>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl<A: Agent> Clone for AgentRef<A> {
+    fn clone(&self) -> Self {
+        AgentRef {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<A: Agent> std::fmt::Debug for AgentRef<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentRef")
+            .field("name", &self.shared.name)
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+impl<A: Agent> AgentRef<A> {
+    /// The agent's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Whether the agent is still running (started and not yet exited).
+    pub fn is_alive(&self) -> bool {
+        self.shared.alive.load(Ordering::Acquire)
+    }
+
+    /// Sends a request built by `make` around a fresh [`Reply`] and waits for the answer.
+    ///
+    /// Delivery is guaranteed or this fails: a full mailbox is waited on within `timeout`.
+    /// Errors: `INVALID_INPUT` (zero `timeout`, field `timeout`), `TIMEOUT` (no answer in
+    /// time), `SHUTDOWN` (agent not running), `AGENT_PANICKED` (it panicked before
+    /// answering), `AGENT_REPLY_DROPPED` (the handler dropped the reply). Each names the
+    /// agent in the `agent` context.
+    pub async fn call<R, F>(&self, make: F, timeout: Duration) -> Result<R, Error>
+    where
+        F: FnOnce(Reply<R>) -> A::Msg,
+    {
+        if timeout.is_zero() {
+            return Err(Error::invalid_input("timeout", "must be positive")
+                .with_context("agent", self.shared.name.clone()));
+        }
+        let (tx, rx) = oneshot::channel();
+        let msg = make(Reply::new(tx));
+        let exchange = async {
+            match self.tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    if self.tx.send(msg).await.is_err() {
+                        return Err(self.shared.closed_error());
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(self.shared.closed_error());
+                }
+            }
+            rx.await.map_err(|_| self.shared.closed_error())
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorCode::TIMEOUT,
+                format!("agent `{}` did not answer in {timeout:?}", self.shared.name),
+            )
+            .with_context("agent", self.shared.name.clone())
+            .with_context("timeout_ms", timeout.as_millis().to_string())),
+        }
+    }
+
+    /// Sends a notice without waiting. Never drops silently: a full mailbox is
+    /// `AGENT_MAILBOX_FULL`, a stopped agent `SHUTDOWN`.
+    pub fn cast(&self, msg: A::Msg) -> Result<(), Error> {
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Error::new(
+                ErrorCode::AGENT_MAILBOX_FULL,
+                format!("agent `{}` mailbox is full", self.shared.name),
+            )
+            .with_context("agent", self.shared.name.clone())),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.shared.closed_error()),
+        }
+    }
+
+    /// Asks the agent to stop and waits for it to exit.
+    ///
+    /// Graceful: the current message finishes, queued messages are refused (their callers
+    /// get `SHUTDOWN`), then `on_stop(reason)` runs. If that takes longer than the agent's
+    /// `stop_deadline`, the agent is aborted and [`ExitReason::Aborted`] is returned. If the
+    /// agent already exited, its exit reason is returned.
+    ///
+    /// From inside the agent's own handler use [`Context::stop`](super::Context::stop):
+    /// awaiting this there would wait on the handler itself and end as `Aborted`.
+    pub async fn stop(&self, reason: StopReason) -> ExitReason {
+        if let Some(done) = self.shared.exit_reason() {
+            return done;
+        }
+        // A full control channel means a stop is already under way; wait for it.
+        let _ = self.shared.ctrl.try_send(reason.clone());
+        match tokio::time::timeout(self.shared.stop_deadline, self.wait()).await {
+            Ok(exit) => exit,
+            Err(_) => {
+                if self.shared.finish(ExitReason::Aborted(reason)) {
+                    if let Some(abort) = self.shared.abort.get() {
+                        abort.abort();
+                    }
+                }
+                self.wait().await
+            }
+        }
+    }
+
+    /// Waits until the agent exits and returns why. Cancel-safe; any number of callers
+    /// (e.g. a supervisor watching its children) may wait at once.
+    pub async fn wait(&self) -> ExitReason {
+        let mut rx = self.shared.exit.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(exit) => exit.clone().unwrap_or(ExitReason::Cancelled),
+            Err(_) => ExitReason::Cancelled,
+        }
+    }
+
+    /// The exit reason if the agent has exited, without waiting.
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.shared.exit_reason()
+    }
+}
+
+/// The owner of an agent's task, returned by [`spawn`](super::spawn).
+///
+/// Dereferences to its [`AgentRef`]. Dropping it cancels the agent (reported as
+/// [`ExitReason::Cancelled`] if it was still running); [`shutdown`](Self::shutdown) stops it
+/// gracefully and awaits its task.
+pub struct AgentHandle<A: Agent> {
+    agent: AgentRef<A>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl<A: Agent> AgentHandle<A> {
+    pub(crate) fn new(agent: AgentRef<A>, task: JoinHandle<()>) -> AgentHandle<A> {
+        AgentHandle {
+            agent,
+            task: Some(task),
+        }
+    }
+
+    /// A cloneable reference to the agent.
+    pub fn agent_ref(&self) -> AgentRef<A> {
+        self.agent.clone()
+    }
+
+    /// Stops the agent like [`AgentRef::stop`], then awaits its task so nothing of it is left.
+    pub async fn shutdown(mut self, reason: StopReason) -> ExitReason {
+        let exit = self.agent.stop(reason).await;
+        self.join().await;
+        exit
+    }
+
+    /// Awaits the task's end (it has exited or been aborted).
+    pub(crate) async fn join(&mut self) {
+        if let Some(task) = self.task.take() {
+            // A cancelled task is the expected end after an abort; a panic was caught inside.
+            let _ = task.await;
+        }
+    }
+}
+
+impl<A: Agent> Deref for AgentHandle<A> {
+    type Target = AgentRef<A>;
+
+    fn deref(&self) -> &AgentRef<A> {
+        &self.agent
+    }
+}
+
+impl<A: Agent> std::fmt::Debug for AgentHandle<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AgentHandle").field(&self.agent).finish()
+    }
+}
+
+impl<A: Agent> Drop for AgentHandle<A> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            self.agent.shared.finish(ExitReason::Cancelled);
+            task.abort();
+        }
+    }
+}
