@@ -169,6 +169,18 @@ impl ErrorCode {
     /// The agent handled a request but dropped its reply without answering.
     pub const AGENT_REPLY_DROPPED: ErrorCode =
         ErrorCode::new(4104, "runtime.agent_reply_dropped", false);
+
+    // ---- runtime; kind 3: supervisors ----
+    /// A dynamic supervisor already runs its maximum number of children.
+    pub const SUPERVISOR_FULL: ErrorCode = ErrorCode::new(4301, "runtime.supervisor_full", true);
+    /// A supervisor exceeded its restart intensity and gave up (escalating to its parent).
+    pub const SUPERVISOR_GAVE_UP: ErrorCode =
+        ErrorCode::new(4302, "runtime.supervisor_gave_up", false);
+
+    // ---- runtime; kind 4: registry ----
+    /// No healthy instance offers the requested capability.
+    pub const REGISTRY_NO_INSTANCE: ErrorCode =
+        ErrorCode::new(4401, "runtime.registry_no_instance", true);
 }
 
 impl fmt::Debug for ErrorCode {

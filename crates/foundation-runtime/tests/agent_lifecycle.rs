@@ -233,3 +233,37 @@ async fn on_many_threads_a_panicked_call_is_always_reported_as_a_panic() {
         assert!(matches!(agent.wait().await, ExitReason::Panicked { .. }));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn exit_hooks_run_once_with_the_reason_and_unregister_when_dropped() {
+    let (probe, _) = Probe::new();
+    let agent = spawn(probe, config("watched", 8)).await.unwrap();
+    let (seen_tx, seen_rx) = oneshot::channel();
+    agent
+        .on_exit(move |reason| {
+            let _ = seen_tx.send(reason.clone());
+        })
+        .detach();
+    let dropped = agent.on_exit(|_| panic!("an unregistered hook must not run"));
+    assert_eq!(agent.exit_hook_count(), 2);
+    drop(dropped);
+    assert_eq!(agent.exit_hook_count(), 1);
+
+    let reference = agent.agent_ref();
+    agent.shutdown(StopReason::Normal).await;
+    assert_eq!(
+        seen_rx.await.unwrap(),
+        ExitReason::Stopped(StopReason::Normal)
+    );
+    assert_eq!(reference.exit_hook_count(), 0);
+
+    // Registered after the exit: runs at once.
+    let (late_tx, late_rx) = oneshot::channel();
+    let _hook = reference.on_exit(move |reason| {
+        let _ = late_tx.send(reason.clone());
+    });
+    assert_eq!(
+        late_rx.await.unwrap(),
+        ExitReason::Stopped(StopReason::Normal)
+    );
+}

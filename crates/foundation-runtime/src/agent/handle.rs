@@ -2,11 +2,12 @@
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
 use foundation_core::telemetry::TelemetryBus;
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 
@@ -22,6 +23,15 @@ pub(crate) struct Shared {
     pub(crate) abort: OnceLock<AbortHandle>,
     pub(crate) stop_deadline: Duration,
     pub(crate) bus: TelemetryBus,
+    hooks: Mutex<ExitHooks>,
+}
+
+type ExitHookFn = Box<dyn FnOnce(&ExitReason) + Send>;
+
+/// Callbacks to run once on exit; `None` once they ran.
+struct ExitHooks {
+    next_id: u64,
+    pending: Option<Vec<(u64, ExitHookFn)>>,
 }
 
 impl Shared {
@@ -39,6 +49,18 @@ impl Shared {
             abort: OnceLock::new(),
             stop_deadline,
             bus,
+            hooks: Mutex::new(ExitHooks {
+                next_id: 0,
+                pending: Some(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs every registered exit hook once, outside the lock.
+    fn run_exit_hooks(&self, reason: &ExitReason) {
+        let hooks = self.hooks.lock().pending.take();
+        for (_, hook) in hooks.into_iter().flatten() {
+            hook(reason);
         }
     }
 
@@ -55,6 +77,7 @@ impl Shared {
         });
         if won {
             self.alive.store(false, Ordering::Release);
+            self.run_exit_hooks(&reason);
             match reason {
                 ExitReason::Panicked { message, during } => {
                     tracing::error!(agent = %self.name, %message, %during, "agent panicked");
@@ -239,6 +262,75 @@ impl<A: Agent> AgentRef<A> {
     /// The exit reason if the agent has exited, without waiting.
     pub fn exit_reason(&self) -> Option<ExitReason> {
         self.shared.exit_reason()
+    }
+
+    /// Runs `hook` once when the agent exits, on the thread that records the exit; if it
+    /// already exited, runs it now. Dropping the returned [`ExitHook`] unregisters it, so
+    /// nothing is left behind when the watcher loses interest first (a registry entry
+    /// removed by hand, say). Keep hooks short and non-blocking.
+    pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
+        let mut hooks = self.shared.hooks.lock();
+        let id = hooks.next_id;
+        hooks.next_id += 1;
+        match hooks.pending.as_mut() {
+            Some(pending) => {
+                pending.push((id, Box::new(hook)));
+                ExitHook {
+                    shared: Arc::downgrade(&self.shared),
+                    id: Some(id),
+                }
+            }
+            None => {
+                drop(hooks);
+                let reason = self.shared.exit_reason().unwrap_or(ExitReason::Cancelled);
+                hook(&reason);
+                ExitHook {
+                    shared: Weak::new(),
+                    id: None,
+                }
+            }
+        }
+    }
+
+    /// How many exit hooks are registered and not yet run (a leak check for watchers).
+    pub fn exit_hook_count(&self) -> usize {
+        self.shared
+            .hooks
+            .lock()
+            .pending
+            .as_ref()
+            .map_or(0, Vec::len)
+    }
+}
+
+/// A registered [`AgentRef::on_exit`] callback; dropping it unregisters the callback unless
+/// it already ran. [`detach`](Self::detach) keeps it registered for the agent's lifetime.
+#[must_use = "dropping an ExitHook unregisters its callback"]
+pub struct ExitHook {
+    shared: Weak<Shared>,
+    id: Option<u64>,
+}
+
+impl ExitHook {
+    /// Keeps the callback registered until the agent exits.
+    pub fn detach(mut self) {
+        self.id = None;
+    }
+}
+
+impl std::fmt::Debug for ExitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExitHook").field("id", &self.id).finish()
+    }
+}
+
+impl Drop for ExitHook {
+    fn drop(&mut self) {
+        if let (Some(id), Some(shared)) = (self.id, self.shared.upgrade()) {
+            if let Some(pending) = shared.hooks.lock().pending.as_mut() {
+                pending.retain(|(hook_id, _)| *hook_id != id);
+            }
+        }
     }
 }
 

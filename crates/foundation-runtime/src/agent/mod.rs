@@ -69,7 +69,7 @@ pub use config::{AgentConfig, MAX_MAILBOX_CAPACITY};
 pub use context::Context;
 pub use events::{AgentPanicked, AgentStarted, AgentStopped};
 pub use exit::{ExitReason, StopReason};
-pub use handle::{AgentHandle, AgentRef};
+pub use handle::{AgentHandle, AgentRef, ExitHook};
 pub use lifecycle::{spawn, spawn_on};
 pub use reply::Reply;
 
