@@ -45,6 +45,9 @@ pub enum ExitReason {
     StartFailed(String),
     /// Its [`AgentHandle`](super::AgentHandle) was dropped and the task cancelled.
     Cancelled,
+    /// A supervisor exceeded its restart intensity: it stopped its children and gave up,
+    /// so that its own parent applies its strategy. The text says which child failed how.
+    Escalated(String),
 }
 
 impl ExitReason {
@@ -69,6 +72,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Aborted(r) => write!(f, "aborted: overran the stop deadline ({r})"),
             ExitReason::StartFailed(e) => write!(f, "failed to start: {e}"),
             ExitReason::Cancelled => f.write_str("cancelled: its handle was dropped"),
+            ExitReason::Escalated(why) => write!(f, "escalated: {why}"),
         }
     }
 }
