@@ -39,8 +39,9 @@
 //!
 //! ```
 //! use std::time::Duration;
+//! use foundation_core::telemetry::TelemetryBus;
 //! use foundation_runtime::agent::{Agent, AgentConfig, Context, Reply};
-//! use foundation_runtime::supervisor::{self, ChildSpec, Strategy, SupervisorSpec};
+//! use foundation_runtime::supervisor::{self, ChildRestarted, ChildSpec, Strategy, SupervisorSpec};
 //!
 //! #[derive(Debug)]
 //! enum Msg {
@@ -65,18 +66,18 @@
 //!     .strategy(Strategy::OneForOne)
 //!     .intensity(3, Duration::from_secs(5))
 //!     .child(ChildSpec::agent("counter", || Counter(7), AgentConfig::named("counter")));
-//! let sup = supervisor::start(spec).await.unwrap();
+//! let bus = TelemetryBus::new();
+//! let mut restarts = bus.subscribe_prefix("foundation.supervisor.child_restarted", 16);
+//! let sup = supervisor::start_on(spec, bus).await.unwrap();
 //!
+//! sup.child::<Counter>("counter").unwrap().cast(Msg::Crash).unwrap();
+//! let event = restarts.recv().await.unwrap();
+//! let event = event.downcast_ref::<ChildRestarted>().unwrap();
+//! assert_eq!((event.child.as_str(), event.restarts), ("counter", 1));
+//!
+//! // The lookup returns the new instance, made fresh by the factory.
 //! let counter = sup.child::<Counter>("counter").unwrap();
-//! counter.cast(Msg::Crash).unwrap();
-//! counter.wait().await;
-//! // The supervisor restarted it with a fresh value from the factory.
-//! let restarted = loop {
-//!     let current = sup.child::<Counter>("counter").unwrap();
-//!     if current.is_alive() { break current; }
-//!     tokio::task::yield_now().await;
-//! };
-//! assert_eq!(restarted.call(Msg::Get, Duration::from_secs(1)).await.unwrap(), 7);
+//! assert_eq!(counter.call(Msg::Get, Duration::from_secs(1)).await.unwrap(), 7);
 //! let report = sup.shutdown().await;
 //! assert_eq!(report.children.len(), 1);
 //! # });
