@@ -37,6 +37,12 @@
 //! keeps up to date, without a round trip. [`Workflows`] runs one supervisor per unit of
 //! work so one workflow's crash never touches another.
 //!
+//! **Exits are learned** from each instance's `wait()` future, tagged with the instance and
+//! polled in a `FuturesUnordered` by the loop; an exit of an instance the loop already
+//! replaced or stopped is ignored. Starting a child runs its `on_start` while the loop
+//! waits, as in OTP: a child must not ask its own supervisor to start, terminate or stop
+//! from `on_start` (lookups are fine; they do not go through the loop).
+//!
 //! ```
 //! use std::time::Duration;
 //! use foundation_core::telemetry::TelemetryBus;

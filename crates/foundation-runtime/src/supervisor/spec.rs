@@ -255,6 +255,7 @@ impl ChildSpec {
     }
 
     /// A nested supervisor child, restarted as a whole (with fresh children). Permanent.
+    /// Stopping it takes as long as stopping its children, each within its own deadline.
     pub fn supervisor(id: impl Into<String>, spec: SupervisorSpec) -> ChildSpec {
         ChildSpec {
             id: id.into(),
