@@ -60,6 +60,9 @@ async fn the_fourth_crash_within_the_period_escalates() {
     assert_eq!(gave_up[0].child, "b");
     assert_eq!(gave_up[0].max_restarts, 3);
     assert_eq!(fx.alive(), 0);
+    // The loop ended on its own, even though its handle is still held.
+    settle().await;
+    assert_eq!(live_tasks(), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -156,6 +159,7 @@ async fn an_escalating_child_supervisor_is_restarted_by_its_parent() {
     assert_eq!(top.which_children()[1].restarts, 1);
     top.shutdown().await;
     assert_eq!(fx.alive(), 0);
+    assert_eq!(live_tasks(), 0);
 }
 
 #[tokio::test(start_paused = true)]

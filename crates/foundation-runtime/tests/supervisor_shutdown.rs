@@ -159,12 +159,15 @@ async fn dropping_the_handle_cancels_the_whole_tree() {
     let a = worker(&r, "a");
     let x = worker(&r.supervisor("inner").unwrap(), "x");
     assert_eq!(fx.alive(), 3);
+    // The top loop, the inner loop, three agents.
+    assert_eq!(live_tasks(), 5);
     drop(sup);
     assert_eq!(r.wait().await, ExitReason::Cancelled);
     settle().await;
     assert_eq!(a.wait().await, ExitReason::Cancelled);
     assert_eq!(x.wait().await, ExitReason::Cancelled);
     assert_eq!(fx.alive(), 0);
+    assert_eq!(live_tasks(), 0);
     let err = r.start_child(fx.worker("late")).await.unwrap_err();
     assert!(err.is(ErrorCode::SHUTDOWN), "{err}");
 }
@@ -184,4 +187,5 @@ async fn no_agent_outlives_a_busy_tree_after_shutdown() {
     sup.start_child(fx.worker("dyn")).await.unwrap();
     sup.shutdown().await;
     assert_eq!(fx.alive(), 0);
+    assert_eq!(live_tasks(), 0);
 }

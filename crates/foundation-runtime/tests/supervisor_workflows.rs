@@ -42,6 +42,7 @@ async fn one_workflow_giving_up_never_touches_another() {
     assert!(wf.get("one").unwrap_err().is(ErrorCode::NOT_FOUND));
     wf.shutdown().await;
     assert_eq!(fx.alive(), 0);
+    assert_eq!(live_tasks(), 0);
 }
 
 #[tokio::test(start_paused = true)]

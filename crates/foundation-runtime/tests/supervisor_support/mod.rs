@@ -183,6 +183,14 @@ pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
+/// How many tasks the test's runtime still runs (supervisor loops and agents; the test's
+/// own future is not a task).
+pub fn live_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
 /// The current instance of worker `id`.
 pub fn worker(sup: &SupervisorRef, id: &str) -> AgentRef<Worker> {
     sup.child::<Worker>(id).expect("worker is a child")
