@@ -24,6 +24,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod millis;
 pub mod telemetry;
 pub mod validate;
 

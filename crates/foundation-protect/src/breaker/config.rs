@@ -50,7 +50,7 @@ pub struct BreakerConfig {
     /// then the breaker never reads the clock on its closed path.
     #[serde(
         rename = "slow_call_duration_ms",
-        with = "opt_ms",
+        with = "foundation_core::millis::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub slow_call_duration: Option<Duration>,
@@ -59,7 +59,7 @@ pub struct BreakerConfig {
     /// No trip before the window holds at least this many counted calls.
     pub minimum_calls: u32,
     /// How long the breaker stays open after the first trip.
-    #[serde(rename = "open_duration_ms", with = "ms")]
+    #[serde(rename = "open_duration_ms", with = "foundation_core::millis")]
     pub open_duration: Duration,
     /// How the open duration grows on repeated trips (a failed half-open probe round).
     pub open_backoff: OpenBackoff,
@@ -68,7 +68,7 @@ pub struct BreakerConfig {
     /// After closing, admit a growing fraction of calls over this long. `None`: all at once.
     #[serde(
         rename = "recovery_ramp_ms",
-        with = "opt_ms",
+        with = "foundation_core::millis::option",
         skip_serializing_if = "Option::is_none"
     )]
     pub recovery_ramp: Option<Duration>,
@@ -111,7 +111,7 @@ pub enum WindowConfig {
     /// `duration - duration / buckets` and `duration`.
     Time {
         /// Length of the window.
-        #[serde(rename = "duration_ms", with = "ms")]
+        #[serde(rename = "duration_ms", with = "foundation_core::millis")]
         duration: Duration,
         /// Number of slices (`1..=1000`); more is smoother, fewer is cheaper to sum.
         buckets: u32,
@@ -136,16 +136,16 @@ pub enum OpenBackoff {
         /// Growth factor per consecutive trip (`>= 1`).
         multiplier: f64,
         /// The cap.
-        #[serde(rename = "max_open_duration_ms", with = "ms")]
+        #[serde(rename = "max_open_duration_ms", with = "foundation_core::millis")]
         max_open_duration: Duration,
     },
     /// `open_duration + step * (trips - 1)`, capped at `max_open_duration`.
     Linear {
         /// Added per consecutive trip.
-        #[serde(rename = "step_ms", with = "ms")]
+        #[serde(rename = "step_ms", with = "foundation_core::millis")]
         step: Duration,
         /// The cap.
-        #[serde(rename = "max_open_duration_ms", with = "ms")]
+        #[serde(rename = "max_open_duration_ms", with = "foundation_core::millis")]
         max_open_duration: Duration,
     },
 }
@@ -317,38 +317,5 @@ impl Validate for ClassThresholds {
                 percent(v, class.as_str(), t);
             }
         }
-    }
-}
-
-/// `Duration` as integer milliseconds.
-mod ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
-/// `Option<Duration>` as integer milliseconds; absent means `None`.
-mod opt_ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
     }
 }

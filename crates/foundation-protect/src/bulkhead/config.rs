@@ -6,7 +6,7 @@ use foundation_core::{Validate, Validator};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use crate::retry::millis;
+use foundation_core::millis;
 
 /// Configuration of a [`Bulkhead`](super::Bulkhead).
 ///

@@ -68,18 +68,24 @@ pub struct PoolConfig {
     /// `POOL_TIMEOUT`. `0` means never wait.
     pub max_waiters: usize,
     /// How long a checkout may wait (for a free connection and for creating one).
-    #[serde(rename = "checkout_timeout_ms", with = "millis")]
+    #[serde(rename = "checkout_timeout_ms", with = "foundation_core::millis")]
     pub checkout_timeout: Duration,
     /// Connections older than this are closed and replaced: when returned, or by the
     /// maintenance task when idle (so an idle one may be handed out up to one
     /// `maintenance_interval` past it: checkouts don't read the clock).
-    #[serde(rename = "max_lifetime_ms", with = "optional_millis")]
+    #[serde(
+        rename = "max_lifetime_ms",
+        with = "foundation_core::millis::zero_disables"
+    )]
     pub max_lifetime: Option<Duration>,
     /// Idle connections beyond `min_idle` idle for longer than this are closed.
-    #[serde(rename = "idle_timeout_ms", with = "optional_millis")]
+    #[serde(
+        rename = "idle_timeout_ms",
+        with = "foundation_core::millis::zero_disables"
+    )]
     pub idle_timeout: Option<Duration>,
     /// How often the maintenance task reaps, health-checks and refills.
-    #[serde(rename = "maintenance_interval_ms", with = "millis")]
+    #[serde(rename = "maintenance_interval_ms", with = "foundation_core::millis")]
     pub maintenance_interval: Duration,
     /// Which idle connection a checkout takes.
     pub order: QueueOrder,
@@ -145,37 +151,6 @@ impl Validate for PoolConfig {
                 "must be greater than zero (use None / 0 in TOML to disable)",
             );
         }
-    }
-}
-
-fn to_millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-mod millis {
-    use super::*;
-
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(to_millis(*d))
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
-mod optional_millis {
-    use super::*;
-
-    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.map_or(0, to_millis))
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let ms = Option::<u64>::deserialize(d)?.unwrap_or(0);
-        Ok((ms > 0).then(|| Duration::from_millis(ms)))
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use foundation_core::{Clock, Error, Validate, Validator};
 use serde::{Deserialize, Serialize};
 
-use super::millis;
+use foundation_core::millis;
 
 const SLOTS: usize = 10;
 

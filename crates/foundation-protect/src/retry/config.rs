@@ -6,7 +6,7 @@ use foundation_core::{Validate, Validator};
 use serde::{Deserialize, Serialize};
 
 use super::budget::RetryBudgetConfig;
-use super::millis;
+use foundation_core::millis;
 
 /// How the delay before the next attempt grows.
 ///

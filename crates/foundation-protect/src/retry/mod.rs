@@ -58,7 +58,6 @@ mod config;
 mod dead_letter;
 mod events;
 mod layer;
-pub(crate) mod millis;
 mod state;
 
 use std::fmt;

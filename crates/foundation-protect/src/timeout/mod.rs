@@ -40,7 +40,7 @@ use std::time::Duration;
 use foundation_core::{Error, ErrorCode, Event, TelemetryBus, Validate, Validator};
 use serde::{Deserialize, Serialize};
 
-use crate::retry::millis;
+use foundation_core::millis;
 
 pub use deadline::Deadline;
 pub use layer::{ResponseFuture, TimeoutLayer, TimeoutService};

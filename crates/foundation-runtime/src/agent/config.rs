@@ -28,7 +28,7 @@ pub struct AgentConfig {
     pub mailbox_capacity: usize,
     /// How long a graceful stop (current message + `on_stop`) may take before the agent is
     /// aborted. Must be positive.
-    #[serde(rename = "stop_deadline_ms", with = "ms")]
+    #[serde(rename = "stop_deadline_ms", with = "foundation_core::millis")]
     pub stop_deadline: Duration,
 }
 
@@ -64,20 +64,5 @@ impl Validate for AgentConfig {
             ),
         );
         v.positive_duration("stop_deadline_ms", self.stop_deadline);
-    }
-}
-
-/// `Duration` as integer milliseconds.
-mod ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }

@@ -77,7 +77,7 @@ pub struct SupervisorConfig {
     /// Restarts allowed within `period`; one more and the supervisor gives up. At least 1.
     pub max_restarts: u32,
     /// The sliding window restarts are counted in. Must be positive.
-    #[serde(rename = "period_ms", with = "ms")]
+    #[serde(rename = "period_ms", with = "foundation_core::millis")]
     pub period: Duration,
     /// The most children it may run at once (static and dynamic); `None` is unbounded.
     pub max_children: Option<usize>,
@@ -300,20 +300,5 @@ impl Validate for ChildSpec {
     fn validate_into(&self, v: &mut Validator) {
         v.non_empty("id", &self.id);
         self.start.validate_into(v);
-    }
-}
-
-/// `Duration` as integer milliseconds.
-mod ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
