@@ -1,6 +1,8 @@
 //! Foundation's agent runtime: supervised agents with typed messages, a task supervisor that
-//! owns every background task, and local coordination primitives — small, on tokio.
+//! owns every background task, a registry with discovery and load balancing, and local
+//! coordination primitives — small, on tokio.
 
 pub mod agent;
 pub mod coordination;
+pub mod registry;
 pub mod task;
