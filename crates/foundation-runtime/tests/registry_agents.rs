@@ -110,7 +110,9 @@ async fn a_name_registered_again_after_an_exit_stays() {
     let f = fixture();
     let first = worker("first", &f.bus).await;
     let second = worker("second", &f.bus).await;
-    f.registry.register_agent("svc", &first, agent_meta()).unwrap();
+    f.registry
+        .register_agent("svc", &first, agent_meta())
+        .unwrap();
     first.shutdown(StopReason::Normal).await;
     f.registry
         .register_agent("svc", &second, agent_meta())
@@ -136,7 +138,10 @@ async fn a_late_exit_hook_does_not_remove_a_newer_registration() {
             .register_agent("svc", &second_ref, agent_meta())
             .unwrap();
     });
-    let old = f.registry.register_agent("svc", &first, agent_meta()).unwrap();
+    let old = f
+        .registry
+        .register_agent("svc", &first, agent_meta())
+        .unwrap();
     first.shutdown(StopReason::Normal).await;
 
     let entry = f.registry.entry("svc").unwrap();

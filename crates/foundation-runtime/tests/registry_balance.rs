@@ -53,7 +53,9 @@ fn round_robin_cycles_evenly_over_healthy_members() {
     cycle.sort();
     assert_eq!(cycle, ["a", "b", "c"]);
     assert_eq!(
-        picks(&f.registry, Strategy::RoundRobin, 300).values().collect::<Vec<_>>(),
+        picks(&f.registry, Strategy::RoundRobin, 300)
+            .values()
+            .collect::<Vec<_>>(),
         [&100, &100, &100]
     );
 }

@@ -53,9 +53,7 @@ fn predicate_lookup_matches_on_any_metadata() {
     ] {
         r.register(
             name,
-            Metadata::new(kind)
-                .with_node(node)
-                .with_label("zone", zone),
+            Metadata::new(kind).with_node(node).with_label("zone", zone),
         )
         .unwrap();
     }

@@ -27,7 +27,11 @@ fn a_silent_member_turns_unhealthy_then_is_removed_after_the_grace() {
     let generation = r.register("svc", with_ttl()).unwrap();
 
     f.clock.advance(TTL);
-    assert_eq!(r.sweep(), SweepReport::default(), "exactly at the TTL is in time");
+    assert_eq!(
+        r.sweep(),
+        SweepReport::default(),
+        "exactly at the TTL is in time"
+    );
     f.clock.advance(Duration::from_millis(1));
     assert_eq!(
         r.sweep(),
@@ -203,7 +207,9 @@ async fn the_background_sweeper_removes_silent_members() {
     let registry = sweeping_registry();
     let mut watcher = registry.watch();
     registry.register("svc", with_ttl()).unwrap();
-    registry.register("quiet", Metadata::new(Kind::Service)).unwrap();
+    registry
+        .register("quiet", Metadata::new(Kind::Service))
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert!(!registry.contains("svc"));
     assert!(registry.contains("quiet"));

@@ -59,7 +59,9 @@ async fn unknown_names_are_not_found_naming_them() {
         f.registry.entry("ghost").unwrap_err(),
         f.registry.unregister("ghost").unwrap_err(),
         f.registry.heartbeat("ghost").unwrap_err(),
-        f.registry.set_health("ghost", Health::Degraded).unwrap_err(),
+        f.registry
+            .set_health("ghost", Health::Degraded)
+            .unwrap_err(),
         f.registry.set_label("ghost", "k", Some("v")).unwrap_err(),
         f.registry
             .update_metadata("ghost", Metadata::new(Kind::Service))
@@ -122,8 +124,16 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
             Metadata::new(Kind::Service).with_capability(""),
             "capabilities",
         ),
-        ("a", Metadata::new(Kind::Service).with_label("", "v"), "labels"),
-        ("a", Metadata::new(Kind::Service).with_ttl(Duration::ZERO), "ttl_ms"),
+        (
+            "a",
+            Metadata::new(Kind::Service).with_label("", "v"),
+            "labels",
+        ),
+        (
+            "a",
+            Metadata::new(Kind::Service).with_ttl(Duration::ZERO),
+            "ttl_ms",
+        ),
         (
             "a",
             Metadata::new(Kind::Service).with_load(f64::NAN),
@@ -166,7 +176,10 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     assert_eq!(err.context_value("field"), Some("resources.load"));
     let err = f.registry.set_label("a", "", Some("v")).unwrap_err();
     assert_eq!(err.context_value("field"), Some("labels"));
-    assert_eq!(f.registry.entry("a").unwrap().metadata().resources.load, 1.0);
+    assert_eq!(
+        f.registry.entry("a").unwrap().metadata().resources.load,
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -210,7 +223,14 @@ async fn metadata_and_labels_can_be_updated_and_capabilities_are_reindexed() {
         "b"
     );
     f.registry.set_label("svc", "zone", None).unwrap();
-    assert!(f.registry.entry("svc").unwrap().metadata().labels.is_empty());
+    assert!(
+        f.registry
+            .entry("svc")
+            .unwrap()
+            .metadata()
+            .labels
+            .is_empty()
+    );
 
     assert_eq!(
         f.registry.set_health("svc", Health::Unhealthy).unwrap(),

@@ -102,6 +102,7 @@ fn a_bad_snapshot_is_refused_whole() {
     assert_eq!(err.context_value("name"), Some("bad"));
     assert!(f.registry.is_empty(), "nothing restored");
 
-    let unknown = r#"{"version":1,"entries":[{"name":"x","agent":false,"metadata":{"kind":"robot"}}]}"#;
+    let unknown =
+        r#"{"version":1,"entries":[{"name":"x","agent":false,"metadata":{"kind":"robot"}}]}"#;
     assert!(serde_json::from_str::<Snapshot>(unknown).is_err());
 }

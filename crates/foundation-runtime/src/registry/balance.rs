@@ -37,7 +37,7 @@ pub enum Strategy<'k> {
 /// Picks from `group` by `strategy`; `None` if no member is healthy or degraded.
 pub(crate) fn pick(group: &Group, strategy: Strategy<'_>, random: &AtomicU64) -> Option<Arc<Slot>> {
     let tier = eligible_tier(group)?;
-    let eligible = || group.members.iter().filter(move |m| m.health() == tier);
+    let eligible = || group.members.values().filter(move |m| m.health() == tier);
     let chosen = match strategy {
         Strategy::RoundRobin => {
             let turn = group.cursor.fetch_add(1, Ordering::Relaxed);
@@ -56,7 +56,7 @@ pub(crate) fn pick(group: &Group, strategy: Strategy<'_>, random: &AtomicU64) ->
 /// Healthy if any member is, else degraded if any is.
 fn eligible_tier(group: &Group) -> Option<Health> {
     let mut best = None;
-    for member in &group.members {
+    for member in group.members.values() {
         match member.health() {
             Health::Healthy => return Some(Health::Healthy),
             Health::Degraded => best = Some(Health::Degraded),

@@ -353,7 +353,9 @@ impl Registry {
         let members = self
             .inner
             .shards
-            .with_group(capability, |g| g.members.clone())
+            .with_group(capability, |g| {
+                g.members.values().cloned().collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         let now = self.now();
         members.iter().map(|slot| slot.entry(now)).collect()

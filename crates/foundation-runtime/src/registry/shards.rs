@@ -4,9 +4,9 @@
 //! slot, so the shard's `hashbrown` table never rehashes a key (the layout `DashMap` uses).
 //! Each shard sits behind its own `parking_lot` read-write lock: lookups of different names
 //! rarely meet on one lock, and lookups of one name share it. The capability index is
-//! sharded the same way by capability name.
+//! sharded (and hashed once) the same way by capability name.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -20,12 +20,14 @@ use super::slot::Slot;
 pub(crate) type NameTable = HashTable<Arc<Slot>>;
 
 /// One capability shard.
-type CapabilityTable = HashMap<String, Group>;
+type CapabilityTable = HashTable<Group>;
 
-/// The members offering one capability, in registration order, and the round-robin cursor.
-#[derive(Default)]
+/// The members offering one capability by generation (registration order), and the
+/// round-robin cursor. A member joins and leaves in `O(log n)`.
 pub(crate) struct Group {
-    pub(crate) members: Vec<Arc<Slot>>,
+    capability: String,
+    hash: u64,
+    pub(crate) members: BTreeMap<u64, Arc<Slot>>,
     pub(crate) cursor: AtomicUsize,
 }
 
@@ -50,7 +52,7 @@ impl Shards {
                 .map(|_| Padded(RwLock::new(HashTable::new())))
                 .collect(),
             capabilities: (0..count)
-                .map(|_| Padded(RwLock::new(HashMap::new())))
+                .map(|_| Padded(RwLock::new(HashTable::new())))
                 .collect(),
         }
     }
@@ -74,8 +76,8 @@ impl Shards {
         self.names.iter().map(|p| &p.0)
     }
 
-    fn capability_shard(&self, capability: &str) -> &RwLock<CapabilityTable> {
-        &self.capabilities[self.index(self.hash(capability))].0
+    fn capability_shard(&self, hash: u64) -> &RwLock<CapabilityTable> {
+        &self.capabilities[self.index(hash)].0
     }
 
     /// Adds `slot` to the group of each capability.
@@ -85,28 +87,39 @@ impl Shards {
         capabilities: impl IntoIterator<Item = &'a String>,
     ) {
         for capability in capabilities {
-            self.capability_shard(capability)
-                .write()
-                .entry(capability.clone())
-                .or_default()
-                .members
-                .push(slot.clone());
+            let hash = self.hash(capability);
+            let mut shard = self.capability_shard(hash).write();
+            match shard.find_mut(hash, |g| g.capability == *capability) {
+                Some(group) => {
+                    group.members.insert(slot.generation, slot.clone());
+                }
+                None => {
+                    let group = Group {
+                        capability: capability.clone(),
+                        hash,
+                        members: BTreeMap::from([(slot.generation, slot.clone())]),
+                        cursor: AtomicUsize::new(0),
+                    };
+                    shard.insert_unique(hash, group, |g| g.hash);
+                }
+            }
         }
     }
 
     /// Removes `slot` from the group of each capability, dropping groups left empty.
-    /// Linear in the group's size: groups are the instances of one service, not millions.
     pub(crate) fn index_remove<'a>(
         &self,
         slot: &Arc<Slot>,
         capabilities: impl IntoIterator<Item = &'a String>,
     ) {
         for capability in capabilities {
-            let mut shard = self.capability_shard(capability).write();
-            if let Some(group) = shard.get_mut(capability.as_str()) {
-                group.members.retain(|m| !Arc::ptr_eq(m, slot));
+            let hash = self.hash(capability);
+            let mut shard = self.capability_shard(hash).write();
+            if let Ok(mut found) = shard.find_entry(hash, |g| g.capability == *capability) {
+                let group = found.get_mut();
+                group.members.remove(&slot.generation);
                 if group.members.is_empty() {
-                    shard.remove(capability.as_str());
+                    found.remove();
                 }
             }
         }
@@ -115,9 +128,10 @@ impl Shards {
     /// Runs `f` on the group of `capability` under its shard's read lock (`None` if no
     /// member offers it). `f` must be registry code: it runs under the lock.
     pub(crate) fn with_group<R>(&self, capability: &str, f: impl FnOnce(&Group) -> R) -> Option<R> {
-        self.capability_shard(capability)
+        let hash = self.hash(capability);
+        self.capability_shard(hash)
             .read()
-            .get(capability)
+            .find(hash, |g| g.capability == capability)
             .map(f)
     }
 
@@ -129,7 +143,7 @@ impl Shards {
                 let shard = shard.0.read();
                 (
                     groups + shard.len(),
-                    members + shard.values().map(|g| g.members.len()).sum::<usize>(),
+                    members + shard.iter().map(|g| g.members.len()).sum::<usize>(),
                 )
             })
     }
