@@ -16,7 +16,7 @@ use foundation_runtime::registry::{Kind, Metadata, Registry};
 use registry_support::{Worker, fixture, worker};
 
 const CYCLES: usize = 1_000_000;
-const LANES: usize = 1;
+const LANES: usize = 2;
 const BATCH: usize = 500;
 
 async fn lane(registry: Registry, lane: usize, long_lived: AgentRef<Worker>) {
