@@ -115,8 +115,7 @@ impl Registry {
 
 /// How far (nanoseconds) the slot's last heartbeat is past its TTL, if it is.
 fn age_past_ttl(slot: &super::slot::Slot, now: u64) -> Option<u64> {
-    let ttl = slot.profile().ttl?;
-    let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
+    let ttl = slot.ttl_nanos()?;
     let age = now.saturating_sub(slot.heartbeat_at());
     age.checked_sub(ttl).filter(|past| *past > 0)
 }

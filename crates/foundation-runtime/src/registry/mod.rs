@@ -63,12 +63,14 @@
 
 mod balance;
 mod config;
+mod discovery;
 mod entry;
 mod events;
 mod heartbeat;
 mod shards;
 mod slot;
 mod snapshot;
+mod update;
 
 pub use balance::Strategy;
 pub use config::{MAX_SHARDS, RegistryBuilder, RegistryConfig};
@@ -89,10 +91,9 @@ use parking_lot::Mutex;
 use tokio::task::AbortHandle;
 
 use crate::agent::{Agent, AgentRef};
-use entry::downcast;
 use events::Events;
 use shards::{NameTable, Shards, find};
-use slot::{Profile, Slot};
+use slot::Slot;
 
 /// The registry. Cheap to clone; clones share the entries. The sweeper task stops when the
 /// last clone is dropped.
@@ -326,168 +327,6 @@ impl Registry {
         let hash = self.inner.shards.hash(name);
         let found = find(&self.inner.shards.names(hash).write(), hash, name).map(f);
         found.ok_or_else(|| not_found(name))
-    }
-
-    /// The agent registered under `name`, typed.
-    ///
-    /// Errors: `NOT_FOUND` naming it; `INVALID_INPUT` (field `name`) if the entry is a
-    /// service or an agent of another type.
-    pub fn lookup<A: Agent>(&self, name: &str) -> Result<AgentRef<A>, Error> {
-        self.read(name, |slot| downcast(name, slot.address.as_deref()))?
-    }
-
-    /// The entry under `name`, untyped. `NOT_FOUND` naming it.
-    pub fn entry(&self, name: &str) -> Result<Entry, Error> {
-        let now = self.now();
-        self.read(name, |slot| slot.clone())
-            .map(|slot| slot.entry(now))
-    }
-
-    /// Whether `name` is registered.
-    pub fn contains(&self, name: &str) -> bool {
-        self.read(name, |_| ()).is_ok()
-    }
-
-    /// Every entry offering `capability`, in registration order, whatever its health.
-    pub fn by_capability(&self, capability: &str) -> Vec<Entry> {
-        let members = self
-            .inner
-            .shards
-            .with_group(capability, |g| {
-                g.members.values().cloned().collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        let now = self.now();
-        members.iter().map(|slot| slot.entry(now)).collect()
-    }
-
-    /// Every entry for which `predicate` holds. The predicate runs on copies, outside the
-    /// registry's locks; the scan is one read lock per shard at a time, so it sees each
-    /// shard at one moment but not the registry as a whole at one moment.
-    pub fn find(&self, mut predicate: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
-        self.entries()
-            .into_iter()
-            .filter(|e| predicate(e))
-            .collect()
-    }
-
-    /// Every entry, shard by shard (see [`find`](Self::find)).
-    pub fn entries(&self) -> Vec<Entry> {
-        let mut slots = Vec::new();
-        for shard in self.inner.shards.all_names() {
-            slots.extend(shard.read().iter().cloned());
-        }
-        let now = self.now();
-        slots.iter().map(|slot| slot.entry(now)).collect()
-    }
-
-    /// Picks one member offering `capability` by `strategy` (see [`Strategy`]).
-    /// `REGISTRY_NO_INSTANCE` naming the capability if no member is healthy or degraded.
-    pub fn pick(&self, capability: &str, strategy: Strategy<'_>) -> Result<Entry, Error> {
-        let picked = self.pick_slot(capability, strategy)?;
-        Ok(picked.entry(self.now()))
-    }
-
-    /// [`pick`](Self::pick), returning the member's agent address. `INVALID_INPUT` if the
-    /// picked member is not an agent of type `A`.
-    pub fn pick_agent<A: Agent>(
-        &self,
-        capability: &str,
-        strategy: Strategy<'_>,
-    ) -> Result<AgentRef<A>, Error> {
-        let picked = self.pick_slot(capability, strategy)?;
-        downcast(&picked.name, picked.address.as_deref())
-    }
-
-    fn pick_slot(&self, capability: &str, strategy: Strategy<'_>) -> Result<Arc<Slot>, Error> {
-        let random = &self.inner.random;
-        self.inner
-            .shards
-            .with_group(capability, |group| balance::pick(group, strategy, random))
-            .flatten()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::REGISTRY_NO_INSTANCE,
-                    format!("no healthy or degraded instance offers `{capability}`"),
-                )
-                .with_context("capability", capability)
-            })
-    }
-
-    /// Sets the health of `name` and returns the previous one; a change is a
-    /// `HealthChanged` event. `NOT_FOUND` naming it.
-    pub fn set_health(&self, name: &str, health: Health) -> Result<Health, Error> {
-        self.write(name, |slot| {
-            slot.expired.store(false, Ordering::Release);
-            self.change_health(slot, health)
-        })
-    }
-
-    /// Stores `health`, sending `HealthChanged` if it changed. Call under the name's write lock.
-    fn change_health(&self, slot: &Slot, health: Health) -> Health {
-        let from = slot.swap_health(health);
-        if from != health {
-            self.inner.events.send(RegistryEvent::HealthChanged {
-                name: slot.name.clone(),
-                generation: slot.generation,
-                from,
-                to: health,
-            });
-        }
-        from
-    }
-
-    /// Replaces the metadata of `name` (capabilities re-indexed, a health change is an
-    /// event). The address and generation stay. Errors: `NOT_FOUND`, `INVALID_INPUT`.
-    pub fn update_metadata(&self, name: &str, metadata: Metadata) -> Result<(), Error> {
-        metadata.check().map_err(|e| e.with_context("name", name))?;
-        self.write(name, |slot| self.apply(slot, metadata))
-    }
-
-    /// Sets (`Some`) or removes (`None`) one label of `name`. Errors: `NOT_FOUND`,
-    /// `INVALID_INPUT` for an empty key.
-    pub fn set_label(&self, name: &str, key: &str, value: Option<&str>) -> Result<(), Error> {
-        if key.trim().is_empty() {
-            return Err(
-                Error::invalid_input("labels", "a label key must not be empty")
-                    .with_context("name", name),
-            );
-        }
-        self.write(name, |slot| {
-            let mut profile = Profile::clone(&slot.profile());
-            match value {
-                Some(value) => profile.labels.insert(key.to_owned(), value.to_owned()),
-                None => profile.labels.remove(key),
-            };
-            *slot.profile.write() = Arc::new(profile);
-        })
-    }
-
-    /// Stores `metadata` in `slot`. Call under the name's write lock.
-    fn apply(&self, slot: &Arc<Slot>, metadata: Metadata) {
-        let Metadata {
-            kind,
-            health,
-            capabilities,
-            resources,
-            node,
-            labels,
-            ttl,
-        } = metadata;
-        let old = slot.profile();
-        let shards = &self.inner.shards;
-        shards.index_remove(slot, old.capabilities.difference(&capabilities));
-        shards.index_add(slot, capabilities.difference(&old.capabilities));
-        *slot.profile.write() = Arc::new(Profile {
-            kind,
-            capabilities,
-            node,
-            labels,
-            ttl,
-        });
-        slot.set_resources(resources);
-        slot.expired.store(false, Ordering::Release);
-        self.change_health(slot, health);
     }
 
     /// A feed of registry events from now on (see [`Watcher`] for its bound).

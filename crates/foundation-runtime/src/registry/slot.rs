@@ -1,6 +1,7 @@
-//! [`Slot`]: one registration as stored. Health, resources and the last heartbeat are atomics
-//! (heartbeats and health reads take no lock); the rest (kind, capabilities, node, labels,
-//! TTL) sits behind a read-write lock that only `update_metadata` writes.
+//! [`Slot`]: one registration as stored. Health, resources, TTL and the last heartbeat are
+//! atomics (heartbeats, health reads and sweeps take no lock of the slot's own); the rest
+//! (kind, capabilities, node, labels) sits behind a read-write lock that only metadata
+//! updates write.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,14 +14,13 @@ use parking_lot::{Mutex, RwLock};
 use super::entry::{Entry, Health, Kind, Metadata, Resources};
 use crate::agent::ExitHook;
 
-/// The parts of [`Metadata`] that change only by `update_metadata`.
+/// The parts of [`Metadata`] that change only by `update_metadata` or `set_label`.
 #[derive(Debug, Clone)]
 pub(crate) struct Profile {
     pub(crate) kind: Kind,
     pub(crate) capabilities: BTreeSet<String>,
     pub(crate) node: String,
     pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) ttl: Option<Duration>,
 }
 
 /// One registration.
@@ -36,6 +36,8 @@ pub(crate) struct Slot {
     load: AtomicU64,
     cpu: AtomicU64,
     memory: AtomicU64,
+    /// The heartbeat TTL in nanoseconds; 0 when none is expected.
+    ttl: AtomicU64,
     /// Nanoseconds on the registry's stopwatch at the last heartbeat (or registration).
     heartbeat: AtomicU64,
     /// The agent's exit hook; dropped (unregistered) as soon as the slot leaves the registry.
@@ -70,17 +72,18 @@ impl Slot {
                 capabilities,
                 node,
                 labels,
-                ttl,
             })),
             health: AtomicU8::new(health.to_u8()),
             expired: AtomicBool::new(false),
             load: AtomicU64::new(0),
             cpu: AtomicU64::new(0),
             memory: AtomicU64::new(0),
+            ttl: AtomicU64::new(0),
             heartbeat: AtomicU64::new(now_nanos),
             exit_hook: Mutex::new(None),
         };
         slot.set_resources(resources);
+        slot.set_ttl(ttl);
         slot
     }
 
@@ -121,6 +124,19 @@ impl Slot {
         self.memory.store(r.memory.to_bits(), Ordering::Relaxed);
     }
 
+    /// The TTL in nanoseconds, if one is set.
+    pub(crate) fn ttl_nanos(&self) -> Option<u64> {
+        Some(self.ttl.load(Ordering::Relaxed)).filter(|ttl| *ttl > 0)
+    }
+
+    pub(crate) fn set_ttl(&self, ttl: Option<Duration>) {
+        // A validated TTL is positive; a sub-nanosecond one still counts as set.
+        let nanos = ttl.map_or(0, |t| {
+            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
+        self.ttl.store(nanos, Ordering::Relaxed);
+    }
+
     pub(crate) fn heartbeat_at(&self) -> u64 {
         self.heartbeat.load(Ordering::Acquire)
     }
@@ -139,7 +155,7 @@ impl Slot {
             resources: self.resources(),
             node: p.node.clone(),
             labels: p.labels.clone(),
-            ttl: p.ttl,
+            ttl: self.ttl_nanos().map(Duration::from_nanos),
         }
     }
 
