@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
 use foundation_runtime::registry::{
-    Health, Kind, Metadata, Registry, RegistryConfig, RegistryEvent, RemovalReason, Strategy,
-    SweepReport,
+    Health, Kind, MAX_WATCH_CAPACITY, Metadata, Registry, RegistryConfig, RegistryEvent,
+    RemovalReason, Strategy, SweepReport,
 };
 use registry_support::fixture;
 
@@ -247,7 +247,7 @@ fn a_sweeper_needs_a_runtime_and_the_config_is_checked() {
     let err = Registry::builder()
         .config(RegistryConfig {
             shards: 3,
-            watch_capacity: 0,
+            watch_capacity: MAX_WATCH_CAPACITY + 1,
             sweep_interval: Some(Duration::ZERO),
             ..RegistryConfig::default()
         })

@@ -14,6 +14,9 @@ use super::{Inner, Registry};
 /// The most shards a registry may have.
 pub const MAX_SHARDS: usize = 1 << 12;
 
+/// The largest watcher feed a registry may have (its slots are allocated up front).
+pub const MAX_WATCH_CAPACITY: usize = 1 << 16;
+
 /// How a [`Registry`] is built. In serde form durations are integer milliseconds
 /// (`expiry_grace_ms`, `sweep_interval_ms`).
 ///
@@ -31,14 +34,15 @@ pub struct RegistryConfig {
     /// How many partitions names (and capabilities) are spread over: a power of two,
     /// `1..=MAX_SHARDS`. The default is four per CPU, rounded up to a power of two.
     pub shards: usize,
-    /// How many events the watchers' feed holds before a lagging watcher misses some
-    /// (at least 1).
+    /// How many events the watchers' feed holds before a lagging watcher misses some,
+    /// `1..=MAX_WATCH_CAPACITY`, rounded up to a power of two.
     pub watch_capacity: usize,
     /// How long an entry whose heartbeat expired stays (unhealthy) before it is removed.
     #[serde(rename = "expiry_grace_ms", with = "ms")]
     pub expiry_grace: Duration,
     /// How often the background sweeper runs [`Registry::sweep`]; `None` runs no sweeper
-    /// (call `sweep` yourself). Must be positive when set.
+    /// (call `sweep` yourself). Must be positive when set. The sweeper ticks on tokio's
+    /// clock; whether a heartbeat is overdue is judged on the registry's own clock.
     #[serde(rename = "sweep_interval_ms", with = "super::entry::opt_ms")]
     pub sweep_interval: Option<Duration>,
 }
@@ -65,11 +69,13 @@ impl Validate for RegistryConfig {
                 self.shards
             ),
         );
-        v.at_least_one("watch_capacity", self.watch_capacity as u64);
         v.check(
-            self.watch_capacity <= tokio::sync::Semaphore::MAX_PERMITS,
+            (1..=MAX_WATCH_CAPACITY).contains(&self.watch_capacity),
             "watch_capacity",
-            format_args!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
+            format_args!(
+                "must be between 1 and {MAX_WATCH_CAPACITY}, got {}",
+                self.watch_capacity
+            ),
         );
         if let Some(every) = self.sweep_interval {
             v.positive_duration("sweep_interval_ms", every);

@@ -19,7 +19,7 @@
 //! - **Heartbeats.** An entry with a TTL must [`heartbeat`](Registry::heartbeat) within it;
 //!   [`sweep`](Registry::sweep) marks one that did not `Unhealthy` and, after the config's
 //!   `expiry_grace`, removes it. The registry owns a sweeper task calling `sweep` every
-//!   `sweep_interval`; time comes from the injected [`Clock`](foundation_core::Clock).
+//!   `sweep_interval`; time comes from the injected [`Clock`].
 //! - **Load balancing** over the members of a capability with [`pick`](Registry::pick):
 //!   round robin, least loaded, random, or consistent hashing by key (rendezvous hashing,
 //!   see [`Strategy`]). Healthy members are preferred, degraded ones used only when no
@@ -73,7 +73,7 @@ mod snapshot;
 mod update;
 
 pub use balance::Strategy;
-pub use config::{MAX_SHARDS, RegistryBuilder, RegistryConfig};
+pub use config::{MAX_SHARDS, MAX_WATCH_CAPACITY, RegistryBuilder, RegistryConfig};
 pub use entry::{Entry, Health, Kind, Metadata, Resources};
 pub use events::{RegistryEvent, RemovalReason, Watcher};
 pub use heartbeat::SweepReport;
@@ -191,6 +191,11 @@ impl Registry {
     /// Registers `agent` under `name`. The entry holds its address (see
     /// [`lookup`](Self::lookup)) and is removed when the agent exits. Returns the
     /// registration's generation.
+    ///
+    /// The removal runs on the thread that records the exit, just after the agent's
+    /// [`wait`](AgentRef::wait)ers are woken: once [`AgentHandle::shutdown`](crate::agent::AgentHandle::shutdown) (or dropping
+    /// the handle) returns, the entry is gone; a `wait` on another thread may return a
+    /// moment earlier.
     ///
     /// Errors: `ALREADY_EXISTS` if the name is taken; `INVALID_INPUT` naming the field for
     /// an empty name, bad metadata, or an agent that already exited (field `agent`). If the
