@@ -17,7 +17,7 @@ use registry_support::{Worker, fixture, worker};
 
 const CYCLES: usize = 1_000_000;
 const LANES: usize = 2;
-const BATCH: usize = 500;
+const BATCH: usize = 100;
 
 async fn lane(registry: Registry, lane: usize, long_lived: AgentRef<Worker>) {
     let bus = TelemetryBus::new();
