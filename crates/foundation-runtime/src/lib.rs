@@ -1,8 +1,10 @@
 //! Foundation's agent runtime: supervised agents with typed messages, supervisor trees that
 //! restart them (one-for-one, one-for-all, rest-for-one, with escalation), a task supervisor
-//! that owns every background task, and local coordination primitives — small, on tokio.
+//! that owns every background task, a registry with discovery and load balancing, and local
+//! coordination primitives — small, on tokio.
 
 pub mod agent;
 pub mod coordination;
+pub mod registry;
 pub mod supervisor;
 pub mod task;
