@@ -38,12 +38,12 @@ pub struct RegistryConfig {
     /// `1..=MAX_WATCH_CAPACITY`, rounded up to a power of two.
     pub watch_capacity: usize,
     /// How long an entry whose heartbeat expired stays (unhealthy) before it is removed.
-    #[serde(rename = "expiry_grace_ms", with = "ms")]
+    #[serde(rename = "expiry_grace_ms", with = "foundation_core::millis")]
     pub expiry_grace: Duration,
     /// How often the background sweeper runs [`Registry::sweep`]; `None` runs no sweeper
     /// (call `sweep` yourself). Must be positive when set. The sweeper ticks on tokio's
     /// clock; whether a heartbeat is overdue is judged on the registry's own clock.
-    #[serde(rename = "sweep_interval_ms", with = "super::entry::opt_ms")]
+    #[serde(rename = "sweep_interval_ms", with = "foundation_core::millis::option")]
     pub sweep_interval: Option<Duration>,
 }
 
@@ -134,20 +134,5 @@ impl RegistryBuilder {
             *inner.sweeper.lock() = Some(task.abort_handle());
         }
         Ok(Registry { inner })
-    }
-}
-
-/// `Duration` as integer milliseconds.
-mod ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }

@@ -134,7 +134,7 @@ pub struct Metadata {
     /// How long it may go without a [`heartbeat`](super::Registry::heartbeat) before it is
     /// marked unhealthy; `None` means it is not expected to heartbeat. In serde form this is
     /// `ttl_ms` (integer milliseconds).
-    #[serde(default, rename = "ttl_ms", with = "opt_ms")]
+    #[serde(default, rename = "ttl_ms", with = "foundation_core::millis::option")]
     pub ttl: Option<Duration>,
 }
 
@@ -294,22 +294,4 @@ pub(crate) fn downcast<A: Agent>(
             )
             .with_context("name", name)
         })
-}
-
-/// `Option<Duration>` as optional integer milliseconds.
-pub(crate) mod opt_ms {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
-    }
 }
