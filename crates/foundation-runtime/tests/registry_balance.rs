@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use foundation_core::error::ErrorCode;
 use foundation_runtime::agent::StopReason;
-use foundation_runtime::registry::{Health, Kind, Metadata, Registry, Resources, Strategy};
+use foundation_runtime::registry::{Balance, Health, Kind, Metadata, Registry, Resources};
 use registry_support::{Worker, fixture, worker};
 
 fn add(r: &Registry, name: &str, health: Health, load: f64) {
@@ -20,7 +20,7 @@ fn add(r: &Registry, name: &str, health: Health, load: f64) {
     .unwrap();
 }
 
-fn picks(r: &Registry, strategy: Strategy<'_>, n: usize) -> BTreeMap<String, usize> {
+fn picks(r: &Registry, strategy: Balance<'_>, n: usize) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for _ in 0..n {
         let e = r.pick("api", strategy).unwrap();
@@ -41,7 +41,7 @@ fn round_robin_cycles_evenly_over_healthy_members() {
     let order: Vec<_> = (0..6)
         .map(|_| {
             f.registry
-                .pick("api", Strategy::RoundRobin)
+                .pick("api", Balance::RoundRobin)
                 .unwrap()
                 .name()
                 .to_owned()
@@ -53,7 +53,7 @@ fn round_robin_cycles_evenly_over_healthy_members() {
     cycle.sort();
     assert_eq!(cycle, ["a", "b", "c"]);
     assert_eq!(
-        picks(&f.registry, Strategy::RoundRobin, 300)
+        picks(&f.registry, Balance::RoundRobin, 300)
             .values()
             .collect::<Vec<_>>(),
         [&100, &100, &100]
@@ -69,7 +69,7 @@ fn least_loaded_picks_the_minimum_and_follows_heartbeats() {
     add(&f.registry, "idle-but-sick", Health::Unhealthy, 0.0);
     let least = || {
         f.registry
-            .pick("api", Strategy::LeastLoaded)
+            .pick("api", Balance::LeastLoaded)
             .unwrap()
             .name()
             .to_owned()
@@ -95,7 +95,7 @@ fn random_picks_only_healthy_members_and_reaches_each() {
     }
     add(&f.registry, "sick", Health::Unhealthy, 0.0);
     add(&f.registry, "slow", Health::Degraded, 0.0);
-    let counts = picks(&f.registry, Strategy::Random, 3000);
+    let counts = picks(&f.registry, Balance::Random, 3000);
     assert_eq!(counts.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
 }
 
@@ -106,22 +106,22 @@ fn degraded_members_are_used_only_when_no_healthy_one_is_left() {
     add(&f.registry, "meh", Health::Degraded, 0.0);
     add(&f.registry, "bad", Health::Unhealthy, 0.0);
     for strategy in [
-        Strategy::RoundRobin,
-        Strategy::LeastLoaded,
-        Strategy::Random,
-        Strategy::ConsistentHash("k"),
+        Balance::RoundRobin,
+        Balance::LeastLoaded,
+        Balance::Random,
+        Balance::ConsistentHash("k"),
     ] {
         assert_eq!(f.registry.pick("api", strategy).unwrap().name(), "good");
     }
     f.registry.set_health("good", Health::Unhealthy).unwrap();
-    for strategy in [Strategy::RoundRobin, Strategy::ConsistentHash("k")] {
+    for strategy in [Balance::RoundRobin, Balance::ConsistentHash("k")] {
         assert_eq!(f.registry.pick("api", strategy).unwrap().name(), "meh");
     }
     f.registry.set_health("meh", Health::Unhealthy).unwrap();
-    let err = f.registry.pick("api", Strategy::Random).unwrap_err();
+    let err = f.registry.pick("api", Balance::Random).unwrap_err();
     assert!(err.is(ErrorCode::REGISTRY_NO_INSTANCE));
     assert_eq!(err.context_value("capability"), Some("api"));
-    let err = f.registry.pick("nobody", Strategy::RoundRobin).unwrap_err();
+    let err = f.registry.pick("nobody", Balance::RoundRobin).unwrap_err();
     assert!(err.is(ErrorCode::REGISTRY_NO_INSTANCE));
     assert_eq!(err.context_value("capability"), Some("nobody"));
 }
@@ -137,7 +137,7 @@ fn consistent_hash_is_stable_and_moves_only_the_leavers_keys() {
     let assign = |r: &Registry| -> HashMap<String, String> {
         keys.iter()
             .map(|k| {
-                let e = r.pick("api", Strategy::ConsistentHash(k)).unwrap();
+                let e = r.pick("api", Balance::ConsistentHash(k)).unwrap();
                 (k.clone(), e.name().to_owned())
             })
             .collect()
@@ -187,13 +187,13 @@ async fn pick_agent_returns_a_typed_address() {
         .unwrap();
     let picked = f
         .registry
-        .pick_agent::<Worker>("api", Strategy::RoundRobin)
+        .pick_agent::<Worker>("api", Balance::RoundRobin)
         .unwrap();
     assert_eq!(picked.name(), "w");
     w.shutdown(StopReason::Normal).await;
     assert!(
         f.registry
-            .pick_agent::<Worker>("api", Strategy::RoundRobin)
+            .pick_agent::<Worker>("api", Balance::RoundRobin)
             .unwrap_err()
             .is(ErrorCode::REGISTRY_NO_INSTANCE)
     );

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
 use foundation_runtime::agent::StopReason;
-use foundation_runtime::registry::{Health, Kind, Metadata, Strategy};
+use foundation_runtime::registry::{Balance, Health, Kind, Metadata};
 use registry_support::{Msg, Worker, fixture, worker};
 
 const TASKS: usize = 8;
@@ -42,7 +42,7 @@ async fn concurrent_registrations_lookups_and_removals_stay_consistent() {
                 if let Ok(found) = registry.lookup::<Worker>(&other) {
                     assert_eq!(found.name(), other);
                 }
-                registry.pick("shared", Strategy::RoundRobin).unwrap();
+                registry.pick("shared", Balance::RoundRobin).unwrap();
                 if i % 2 == 0 {
                     registry.set_health(&name, Health::Degraded).unwrap();
                 }
@@ -90,7 +90,7 @@ async fn concurrent_registrations_lookups_and_removals_stay_consistent() {
     );
     assert!(
         f.registry
-            .pick("shared", Strategy::Random)
+            .pick("shared", Balance::Random)
             .unwrap_err()
             .is(ErrorCode::REGISTRY_NO_INSTANCE)
     );

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
 use foundation_runtime::registry::{
-    Health, Kind, MAX_WATCH_CAPACITY, Metadata, Registry, RegistryConfig, RegistryEvent,
-    RemovalReason, Strategy, SweepReport,
+    Balance, Health, Kind, MAX_WATCH_CAPACITY, Metadata, Registry, RegistryConfig, RegistryEvent,
+    RemovalReason, SweepReport,
 };
 use registry_support::fixture;
 
@@ -42,7 +42,7 @@ fn a_silent_member_turns_unhealthy_then_is_removed_after_the_grace() {
     );
     assert_eq!(r.entry("svc").unwrap().metadata().health, Health::Unhealthy);
     assert!(
-        r.pick("api", Strategy::RoundRobin)
+        r.pick("api", Balance::RoundRobin)
             .unwrap_err()
             .is(ErrorCode::REGISTRY_NO_INSTANCE)
     );

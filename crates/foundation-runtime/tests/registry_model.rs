@@ -5,7 +5,7 @@ mod registry_support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use foundation_core::error::ErrorCode;
-use foundation_runtime::registry::{Health, Kind, Metadata, Registry, Strategy as Balance};
+use foundation_runtime::registry::{Balance, Health, Kind, Metadata, Registry};
 use proptest::prelude::*;
 use registry_support::fixture;
 
@@ -20,7 +20,7 @@ enum Op {
     Update(usize, Vec<usize>, Health),
 }
 
-fn health() -> impl Strategy<Value = Health> {
+fn health() -> impl Balance<Value = Health> {
     prop_oneof![
         Just(Health::Healthy),
         Just(Health::Degraded),
@@ -28,7 +28,7 @@ fn health() -> impl Strategy<Value = Health> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op() -> impl Balance<Value = Op> {
     let caps = || proptest::collection::vec(0..CAPS.len(), 0..3);
     prop_oneof![
         (0..NAMES.len(), caps()).prop_map(|(n, c)| Op::Register(n, c)),

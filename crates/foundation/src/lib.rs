@@ -5,7 +5,9 @@
 //! - [`core`]: the one [`Error`] with stable codes, the telemetry bus, the injectable clock;
 //! - [`protect`]: circuit breaker, rate limiter (in memory, or on Redis with the `redis`
 //!   feature), retry, bulkhead, timeout, connection pool (with a reqwest manager under the
-//!   `http` feature), and the [`Protection`](protect::protection::Protection) facade.
+//!   `http` feature), and the [`Protection`](protect::protection::Protection) facade;
+//! - [`runtime`]: agents with typed messages, supervisor trees, the task supervisor, the
+//!   registry with discovery and load balancing, and local coordination primitives.
 //!
 //! ```
 //! use foundation::prelude::*;
@@ -25,6 +27,7 @@
 pub use foundation_core as core;
 pub use foundation_core::{Error, ErrorCode, Result};
 pub use foundation_protect as protect;
+pub use foundation_runtime as runtime;
 
 /// The names most programs need, in one import.
 pub mod prelude {
@@ -37,6 +40,14 @@ pub mod prelude {
     pub use foundation_protect::protection::{CallContext, Protection, ProtectionRegistry};
     pub use foundation_protect::retry::{Retry, RetryConfig};
     pub use foundation_protect::timeout::{Timeout, TimeoutConfig};
+    pub use foundation_runtime::agent::{
+        Agent, AgentConfig, AgentHandle, AgentRef, Context, ExitReason, Reply, StopReason, spawn,
+    };
+    pub use foundation_runtime::registry::{Balance, Health, Kind, Metadata, Registry};
+    pub use foundation_runtime::supervisor::{
+        ChildSpec, Restart, Strategy, SupervisorHandle, SupervisorRef, SupervisorSpec, Workflows,
+    };
+    pub use foundation_runtime::task::TaskSupervisor;
 }
 
 /// The README's Rust snippets, compiled and run as doc tests so the quick start stays true.

@@ -1,4 +1,4 @@
-//! Choosing one member of a capability: [`Strategy`].
+//! Choosing one member of a capability: [`Balance`].
 //!
 //! Every strategy chooses among the *eligible* members: the healthy ones, or, when none is
 //! healthy, the degraded ones. Unhealthy members are never chosen. A pick takes the
@@ -14,7 +14,7 @@ use super::slot::Slot;
 
 /// How [`Registry::pick`](super::Registry::pick) chooses among a capability's members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy<'k> {
+pub enum Balance<'k> {
     /// Each eligible member in turn (one cursor per capability, shared by all callers).
     RoundRobin,
     /// The eligible member reporting the smallest load (the first registered on a tie).
@@ -35,17 +35,17 @@ pub enum Strategy<'k> {
 }
 
 /// Picks from `group` by `strategy`; `None` if no member is healthy or degraded.
-pub(crate) fn pick(group: &Group, strategy: Strategy<'_>, random: &AtomicU64) -> Option<Arc<Slot>> {
+pub(crate) fn pick(group: &Group, strategy: Balance<'_>, random: &AtomicU64) -> Option<Arc<Slot>> {
     let tier = eligible_tier(group)?;
     let eligible = || group.members.values().filter(move |m| m.health() == tier);
     let chosen = match strategy {
-        Strategy::RoundRobin => {
+        Balance::RoundRobin => {
             let turn = group.cursor.fetch_add(1, Ordering::Relaxed);
             nth_eligible(eligible, turn)
         }
-        Strategy::Random => nth_eligible(eligible, next_random(random) as usize),
-        Strategy::LeastLoaded => eligible().min_by(|a, b| a.load().total_cmp(&b.load())),
-        Strategy::ConsistentHash(key) => {
+        Balance::Random => nth_eligible(eligible, next_random(random) as usize),
+        Balance::LeastLoaded => eligible().min_by(|a, b| a.load().total_cmp(&b.load())),
+        Balance::ConsistentHash(key) => {
             let key = stable_hash(key);
             eligible().max_by_key(|m| (score(key, &m.name), &*m.name))
         }

@@ -1,5 +1,5 @@
 //! Finding members: by name (typed or not), by capability, by predicate, and by load
-//! balancing ([`Strategy`]).
+//! balancing ([`Balance`]).
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use foundation_core::error::{Error, ErrorCode};
 
 use super::entry::{Entry, downcast};
 use super::slot::Slot;
-use super::{Registry, Strategy, balance};
+use super::{Balance, Registry, balance};
 use crate::agent::{Agent, AgentRef};
 
 impl Registry {
@@ -64,9 +64,9 @@ impl Registry {
         slots.iter().map(|slot| slot.entry(now)).collect()
     }
 
-    /// Picks one member offering `capability` by `strategy` (see [`Strategy`]).
+    /// Picks one member offering `capability` by `strategy` (see [`Balance`]).
     /// `REGISTRY_NO_INSTANCE` naming the capability if no member is healthy or degraded.
-    pub fn pick(&self, capability: &str, strategy: Strategy<'_>) -> Result<Entry, Error> {
+    pub fn pick(&self, capability: &str, strategy: Balance<'_>) -> Result<Entry, Error> {
         let picked = self.pick_slot(capability, strategy)?;
         Ok(picked.entry(self.now()))
     }
@@ -76,13 +76,13 @@ impl Registry {
     pub fn pick_agent<A: Agent>(
         &self,
         capability: &str,
-        strategy: Strategy<'_>,
+        strategy: Balance<'_>,
     ) -> Result<AgentRef<A>, Error> {
         let picked = self.pick_slot(capability, strategy)?;
         downcast(&picked.name, picked.address.as_deref())
     }
 
-    fn pick_slot(&self, capability: &str, strategy: Strategy<'_>) -> Result<Arc<Slot>, Error> {
+    fn pick_slot(&self, capability: &str, strategy: Balance<'_>) -> Result<Arc<Slot>, Error> {
         let random = &self.inner.random;
         self.inner
             .shards

@@ -64,7 +64,7 @@ impl fmt::Display for Health {
 /// Resource usage a member reports (at registration, with heartbeats, or by update).
 /// Every number must be finite and not negative; units are the reporter's (load as a
 /// fraction or a queue length, cpu in cores or percent, memory in bytes), compared only
-/// among members of one capability by [`Strategy::LeastLoaded`](super::Strategy).
+/// among members of one capability by [`Balance::LeastLoaded`](super::Balance).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Resources {

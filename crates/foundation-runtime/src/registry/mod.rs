@@ -22,7 +22,7 @@
 //!   `sweep_interval`; time comes from the injected [`Clock`].
 //! - **Load balancing** over the members of a capability with [`pick`](Registry::pick):
 //!   round robin, least loaded, random, or consistent hashing by key (rendezvous hashing,
-//!   see [`Strategy`]). Healthy members are preferred, degraded ones used only when no
+//!   see [`Balance`]). Healthy members are preferred, degraded ones used only when no
 //!   healthy member is left, unhealthy ones never; with none, `REGISTRY_NO_INSTANCE`.
 //! - **Events** ([`RegistryEvent`]: registered, unregistered with its [`RemovalReason`],
 //!   health changed) go to the telemetry bus as `foundation.registry.*` and to bounded
@@ -37,7 +37,7 @@
 //! ```
 //! use std::time::Duration;
 //! use foundation_runtime::agent::{spawn, Agent, AgentConfig, Context, StopReason};
-//! use foundation_runtime::registry::{Kind, Metadata, Registry, RegistryConfig, Strategy};
+//! use foundation_runtime::registry::{Kind, Metadata, Registry, RegistryConfig, Balance};
 //!
 //! struct Worker;
 //! impl Agent for Worker {
@@ -53,7 +53,7 @@
 //!     .unwrap();
 //!
 //! let by_name = registry.lookup::<Worker>("worker-1").unwrap();
-//! let picked = registry.pick_agent::<Worker>("resize", Strategy::LeastLoaded).unwrap();
+//! let picked = registry.pick_agent::<Worker>("resize", Balance::LeastLoaded).unwrap();
 //! assert_eq!(by_name.name(), picked.name());
 //!
 //! worker.shutdown(StopReason::Normal).await;
@@ -72,7 +72,7 @@ mod slot;
 mod snapshot;
 mod update;
 
-pub use balance::Strategy;
+pub use balance::Balance;
 pub use config::{MAX_SHARDS, MAX_WATCH_CAPACITY, RegistryBuilder, RegistryConfig};
 pub use entry::{Entry, Health, Kind, Metadata, Resources};
 pub use events::{RegistryEvent, RemovalReason, Watcher};
