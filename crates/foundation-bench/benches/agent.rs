@@ -6,17 +6,18 @@
 //! `benches/supervisor.rs`):
 //! - `agent_call/<flavor>`: one request/reply round trip to a counter, with a 5 s timeout
 //!   where the contender has one (`*_no_timeout` variants show what the timer costs). Runs
-//!   on a current-thread runtime (pure per-call overhead, caller and agent on one thread)
-//!   and on a 2-worker multi-thread runtime (the caller is the `block_on` thread, the agent
-//!   on a worker, so every call crosses threads).
+//!   `foundation_static_describe` is an agent naming its messages with static labels instead
+//!   of the default `Debug` rendering. Runs on a current-thread runtime (pure per-call overhead, caller and agent on one thread)
+//!   and on a 2-worker multi-thread runtime (caller and agent may sit on either worker).
 //! - `agent_cast/multi_thread`: 1000 notices then one call to flush them, per iteration.
 //!   Mailboxes hold 1024 (ractor's is unbounded; kameo's bounded one is filled with
 //!   `try_send`, like Foundation's `cast`).
 //! - `agent_spawn/multi_thread`: spawn an agent (its start hook has run) and stop it
 //!   gracefully, awaiting its task.
 //!
-//! Every contender runs its loop inside one `block_on` (`iter_custom`), on the same runtime
-//! settings, so the executor's per-iteration entry cost is not counted.
+//! Every contender runs its loop in one task spawned on the runtime (`iter_custom`; callers
+//! in a service are tasks), on the same runtime settings, so the executor's per-iteration
+//! entry cost is not counted.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
+use foundation_runtime::agent::StopReason;
 use tokio::runtime::Runtime;
 
 /// The timeout every call that takes one is given; never reached.
@@ -34,6 +36,8 @@ const CASTS: u64 = 1000;
 const MAILBOX: usize = 1024;
 
 mod foundation_counter {
+    use std::borrow::Cow;
+
     use foundation_runtime::agent::{Agent, AgentConfig, AgentHandle, Context, Reply, spawn};
 
     use super::MAILBOX;
@@ -44,22 +48,45 @@ mod foundation_counter {
         Get(Reply<u64>),
     }
 
+    fn apply<A: Agent>(count: &mut u64, msg: Msg, ctx: &mut Context<A>) {
+        match msg {
+            Msg::Add(n) => *count += n,
+            Msg::Get(reply) => ctx.reply(reply, *count),
+        }
+    }
+
+    /// Names its messages in panic reports with the default `Debug` rendering.
     pub struct Counter(pub u64);
 
     impl Agent for Counter {
         type Msg = Msg;
         async fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
-            match msg {
-                Msg::Add(n) => self.0 += n,
-                Msg::Get(reply) => ctx.reply(reply, self.0),
-            }
+            apply(&mut self.0, msg, ctx);
         }
     }
 
-    pub async fn start() -> AgentHandle<Counter> {
+    /// Names its messages with a static label per variant (the hot-path advice of
+    /// `Agent::describe`).
+    pub struct Labelled(pub u64);
+
+    impl Agent for Labelled {
+        type Msg = Msg;
+        async fn handle(&mut self, msg: Msg, ctx: &mut Context<Self>) {
+            apply(&mut self.0, msg, ctx);
+        }
+
+        fn describe(msg: &Msg) -> Cow<'static, str> {
+            Cow::Borrowed(match msg {
+                Msg::Add(_) => "Add",
+                Msg::Get(_) => "Get",
+            })
+        }
+    }
+
+    pub async fn start<A: Agent<Msg = Msg>>(agent: A) -> AgentHandle<A> {
         let mut config = AgentConfig::named("counter");
         config.mailbox_capacity = MAILBOX;
-        spawn(Counter(0), config).await.unwrap()
+        spawn(agent, config).await.unwrap()
     }
 }
 
@@ -193,65 +220,78 @@ fn multi_thread() -> Runtime {
         .unwrap()
 }
 
-/// Times `iters` runs of `op` inside one `block_on`.
-fn timed<F, Fut>(rt: &Runtime, iters: u64, op: F) -> Duration
-where
-    F: Fn(u64) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    rt.block_on(async {
-        let start = Instant::now();
-        for i in 0..iters {
-            op(i).await;
-        }
-        start.elapsed()
-    })
+/// Times `$iters` runs of `$body` in one task spawned on `$rt` (callers in a service are
+/// tasks, not `block_on`), with `$state` moved into the task and borrowed as `$s`.
+macro_rules! timed {
+    ($rt:expr, $iters:expr, $state:expr, |$s:ident| $body:expr) => {{
+        let state = $state;
+        let iters = $iters;
+        let task = $rt.spawn(async move {
+            let $s = &state;
+            let start = Instant::now();
+            for _ in 0..iters {
+                $body;
+            }
+            start.elapsed()
+        });
+        $rt.block_on(task).unwrap()
+    }};
 }
 
 fn call_round_trip(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     let (bare, bare_task) = rt.block_on(async { bare_pair::start() });
     group.bench_function("bare_pair_no_timeout", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                black_box(bare_pair::get(&bare).await);
+            timed!(rt, iters, bare.clone(), |tx| {
+                black_box(bare_pair::get(tx).await)
             })
         });
     });
     group.bench_function("bare_pair", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                let answer = tokio::time::timeout(TIMEOUT, bare_pair::get(&bare));
-                black_box(answer.await.unwrap());
+            timed!(rt, iters, bare.clone(), |tx| {
+                let answer = tokio::time::timeout(TIMEOUT, bare_pair::get(tx));
+                black_box(answer.await.unwrap())
             })
         });
     });
     drop(bare);
     rt.block_on(bare_task).unwrap();
 
-    let foundation = rt.block_on(foundation_counter::start());
+    let foundation = rt.block_on(foundation_counter::start(foundation_counter::Counter(0)));
     group.bench_function("foundation", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                let answer = foundation.call(foundation_counter::Msg::Get, TIMEOUT);
-                black_box(answer.await.unwrap());
+            timed!(rt, iters, foundation.agent_ref(), |agent| {
+                let answer = agent.call(foundation_counter::Msg::Get, TIMEOUT);
+                black_box(answer.await.unwrap())
             })
         });
     });
-    rt.block_on(foundation.shutdown(foundation_runtime::agent::StopReason::Normal));
+    rt.block_on(foundation.shutdown(StopReason::Normal));
+    let labelled = rt.block_on(foundation_counter::start(foundation_counter::Labelled(0)));
+    group.bench_function("foundation_static_describe", |b| {
+        b.iter_custom(|iters| {
+            timed!(rt, iters, labelled.agent_ref(), |agent| {
+                let answer = agent.call(foundation_counter::Msg::Get, TIMEOUT);
+                black_box(answer.await.unwrap())
+            })
+        });
+    });
+    rt.block_on(labelled.shutdown(StopReason::Normal));
 
     let (ractor, ractor_task) = rt.block_on(ractor_counter::start());
     group.bench_function("ractor_no_timeout", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                black_box(ractor::call!(ractor, ractor_counter::Msg::Get).unwrap());
+            timed!(rt, iters, ractor.clone(), |actor| {
+                black_box(ractor::call!(actor, ractor_counter::Msg::Get).unwrap())
             })
         });
     });
     group.bench_function("ractor", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                let answer = ractor.call(ractor_counter::Msg::Get, Some(TIMEOUT));
-                black_box(answer.await.unwrap().unwrap());
+            timed!(rt, iters, ractor.clone(), |actor| {
+                let answer = actor.call(ractor_counter::Msg::Get, Some(TIMEOUT));
+                black_box(answer.await.unwrap().unwrap())
             })
         });
     });
@@ -261,16 +301,16 @@ fn call_round_trip(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     let kameo = rt.block_on(kameo_counter::start());
     group.bench_function("kameo_no_timeout", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                black_box(kameo.ask(kameo_counter::Get).await.unwrap());
+            timed!(rt, iters, kameo.clone(), |actor| {
+                black_box(actor.ask(kameo_counter::Get).await.unwrap())
             })
         });
     });
     group.bench_function("kameo", |b| {
         b.iter_custom(|iters| {
-            timed(rt, iters, |_| async {
-                let answer = kameo.ask(kameo_counter::Get).reply_timeout(TIMEOUT);
-                black_box(answer.await.unwrap());
+            timed!(rt, iters, kameo.clone(), |actor| {
+                let answer = actor.ask(kameo_counter::Get).reply_timeout(TIMEOUT);
+                black_box(answer.await.unwrap())
             })
         });
     });
@@ -299,40 +339,40 @@ fn agent_cast(c: &mut Criterion) {
     let (bare, bare_task) = rt.block_on(async { bare_pair::start() });
     group.bench_function("bare_pair", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, bare.clone(), |tx| {
                 for n in 0..CASTS {
-                    bare.send(bare_pair::Msg::Add(n)).await.unwrap();
+                    tx.send(bare_pair::Msg::Add(n)).await.unwrap();
                 }
-                black_box(bare_pair::get(&bare).await);
+                black_box(bare_pair::get(tx).await)
             })
         });
     });
     drop(bare);
     rt.block_on(bare_task).unwrap();
 
-    let foundation = rt.block_on(foundation_counter::start());
+    let foundation = rt.block_on(foundation_counter::start(foundation_counter::Counter(0)));
     group.bench_function("foundation", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, foundation.agent_ref(), |agent| {
                 for n in 0..CASTS {
-                    foundation.cast(foundation_counter::Msg::Add(n)).unwrap();
+                    agent.cast(foundation_counter::Msg::Add(n)).unwrap();
                 }
-                let total = foundation.call(foundation_counter::Msg::Get, TIMEOUT);
-                black_box(total.await.unwrap());
+                let total = agent.call(foundation_counter::Msg::Get, TIMEOUT);
+                black_box(total.await.unwrap())
             })
         });
     });
-    rt.block_on(foundation.shutdown(foundation_runtime::agent::StopReason::Normal));
+    rt.block_on(foundation.shutdown(StopReason::Normal));
 
     let (ractor, ractor_task) = rt.block_on(ractor_counter::start());
     group.bench_function("ractor", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, ractor.clone(), |actor| {
                 for n in 0..CASTS {
-                    ractor.cast(ractor_counter::Msg::Add(n)).unwrap();
+                    actor.cast(ractor_counter::Msg::Add(n)).unwrap();
                 }
-                let total = ractor.call(ractor_counter::Msg::Get, Some(TIMEOUT));
-                black_box(total.await.unwrap().unwrap());
+                let total = actor.call(ractor_counter::Msg::Get, Some(TIMEOUT));
+                black_box(total.await.unwrap().unwrap())
             })
         });
     });
@@ -342,12 +382,12 @@ fn agent_cast(c: &mut Criterion) {
     let kameo = rt.block_on(kameo_counter::start());
     group.bench_function("kameo", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, kameo.clone(), |actor| {
                 for n in 0..CASTS {
-                    kameo.tell(kameo_counter::Add(n)).try_send().unwrap();
+                    actor.tell(kameo_counter::Add(n)).try_send().unwrap();
                 }
-                let total = kameo.ask(kameo_counter::Get).reply_timeout(TIMEOUT);
-                black_box(total.await.unwrap());
+                let total = actor.ask(kameo_counter::Get).reply_timeout(TIMEOUT);
+                black_box(total.await.unwrap())
             })
         });
     });
@@ -363,37 +403,36 @@ fn agent_spawn(c: &mut Criterion) {
     let mut group = c.benchmark_group("agent_spawn/multi_thread");
     group.bench_function("bare_task", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, (), |_unit| {
                 let (tx, task) = bare_pair::start();
                 drop(tx);
-                task.await.unwrap();
+                task.await.unwrap()
             })
         });
     });
     group.bench_function("foundation", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
-                let agent = foundation_counter::start().await;
-                let exit = agent.shutdown(foundation_runtime::agent::StopReason::Normal);
-                black_box(exit.await);
+            timed!(rt, iters, (), |_unit| {
+                let agent = foundation_counter::start(foundation_counter::Counter(0)).await;
+                black_box(agent.shutdown(StopReason::Normal).await)
             })
         });
     });
     group.bench_function("ractor", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, (), |_unit| {
                 let (actor, task) = ractor_counter::start().await;
                 actor.stop(None);
-                task.await.unwrap();
+                task.await.unwrap()
             })
         });
     });
     group.bench_function("kameo", |b| {
         b.iter_custom(|iters| {
-            timed(&rt, iters, |_| async {
+            timed!(rt, iters, (), |_unit| {
                 let actor = kameo_counter::start().await;
                 actor.stop_gracefully().await.unwrap();
-                actor.wait_for_shutdown().await;
+                actor.wait_for_shutdown().await
             })
         });
     });

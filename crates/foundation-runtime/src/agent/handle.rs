@@ -1,8 +1,11 @@
 //! [`AgentRef`] (cheap, cloneable address) and [`AgentHandle`] (the owner of the agent's task).
 
+use std::future::{Future, poll_fn};
 use std::ops::Deref;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
@@ -10,6 +13,7 @@ use foundation_core::telemetry::TelemetryBus;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::{Instant, Sleep};
 
 use super::events::{AgentPanicked, AgentStopped};
 use super::{Agent, ExitReason, Reply, StopReason};
@@ -180,6 +184,7 @@ impl<A: Agent> AgentRef<A> {
             return Err(Error::invalid_input("timeout", "must be positive")
                 .with_context("agent", self.shared.name.clone()));
         }
+        let deadline = deadline_after(timeout);
         let (tx, rx) = oneshot::channel();
         let msg = make(Reply::new(tx));
         let exchange = async {
@@ -196,9 +201,9 @@ impl<A: Agent> AgentRef<A> {
             }
             rx.await.map_err(|_| self.shared.closed_error())
         };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::new(
+        match until(deadline, exchange).await {
+            Some(result) => result,
+            None => Err(Error::new(
                 ErrorCode::TIMEOUT,
                 format!("agent `{}` did not answer in {timeout:?}", self.shared.name),
             )
@@ -301,6 +306,49 @@ impl<A: Agent> AgentRef<A> {
             .as_ref()
             .map_or(0, Vec::len)
     }
+}
+
+/// `timeout` from now on the tokio clock (so a paused test clock governs it), saturating far
+/// in the future instead of overflowing.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(FAR_FUTURE_SECS))
+}
+
+/// About 30 years: a deadline that never comes.
+const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
+
+/// Runs `work` until `deadline`; `None` if the deadline passed first.
+///
+/// The timer is armed lazily: a call's answer is usually there after one trip through the
+/// scheduler (the agent runs, replies, and wakes the caller), so the first time `work` is
+/// pending the caller yields once (it wakes itself, so it is polled again and never hangs)
+/// and arms the timer only if the answer is still not there. That saves registering and
+/// deregistering a timer-wheel entry on the fast path. The deadline is fixed before `work`
+/// starts, so the wait is bounded by it either way.
+async fn until<T>(deadline: Instant, work: impl Future<Output = T>) -> Option<T> {
+    let mut work = pin!(work);
+    let mut timer = pin!(None::<Sleep>);
+    let mut yielded = false;
+    poll_fn(move |cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if !yielded {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// A registered [`AgentRef::on_exit`] callback; dropping it unregisters the callback unless
