@@ -11,12 +11,12 @@ use std::time::Duration;
 use foundation_core::error::{Error, ErrorCode};
 use foundation_core::telemetry::TelemetryBus;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
 
 use super::events::{AgentPanicked, AgentStopped};
-use super::{Agent, ExitReason, Reply, StopReason};
+use super::{Agent, ExitReason, Reply, StopReason, reply};
 
 /// State shared by every reference to one agent.
 pub(crate) struct Shared {
@@ -185,8 +185,8 @@ impl<A: Agent> AgentRef<A> {
                 .with_context("agent", self.shared.name.clone()));
         }
         let deadline = deadline_after(timeout);
-        let (tx, rx) = oneshot::channel();
-        let msg = make(Reply::new(tx));
+        let (reply, answer) = reply::channel();
+        let msg = make(reply);
         let exchange = async {
             match self.tx.try_send(msg) {
                 Ok(()) => {}
@@ -199,7 +199,7 @@ impl<A: Agent> AgentRef<A> {
                     return Err(self.shared.closed_error());
                 }
             }
-            rx.await.map_err(|_| self.shared.closed_error())
+            answer.await.map_err(|()| self.shared.closed_error())
         };
         match until(deadline, exchange).await {
             Some(result) => result,
