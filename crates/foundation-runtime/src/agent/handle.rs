@@ -22,6 +22,9 @@ use super::{Agent, ExitReason, Reply, StopReason, reply};
 pub(crate) struct Shared {
     pub(crate) name: String,
     alive: AtomicBool,
+    /// Set before a stop request is sent on `ctrl`; until then the run loop may take a
+    /// queued message without polling `ctrl`.
+    stop_requested: AtomicBool,
     exit: watch::Sender<Option<ExitReason>>,
     ctrl: mpsc::Sender<StopReason>,
     pub(crate) abort: OnceLock<AbortHandle>,
@@ -48,6 +51,7 @@ impl Shared {
         Shared {
             name,
             alive: AtomicBool::new(true),
+            stop_requested: AtomicBool::new(false),
             exit: watch::Sender::new(None),
             ctrl,
             abort: OnceLock::new(),
@@ -102,6 +106,11 @@ impl Shared {
             }
         }
         won
+    }
+
+    /// Whether a stop was requested (its reason is on, or on its way to, `ctrl`).
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_requested.load(Ordering::Acquire)
     }
 
     fn exit_reason(&self) -> Option<ExitReason> {
@@ -240,6 +249,7 @@ impl<A: Agent> AgentRef<A> {
             return done;
         }
         // A full control channel means a stop is already under way; wait for it.
+        self.shared.stop_requested.store(true, Ordering::Release);
         let _ = self.shared.ctrl.try_send(reason.clone());
         match tokio::time::timeout(self.shared.stop_deadline, self.wait()).await {
             Ok(exit) => exit,

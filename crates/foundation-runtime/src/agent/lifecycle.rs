@@ -133,12 +133,24 @@ async fn run<A: Agent>(
         if let Some(reason) = ctx.take_stop() {
             break reason;
         }
-        let msg = tokio::select! {
-            biased;
-            reason = ctrl.recv() => break reason.unwrap_or(StopReason::Shutdown),
-            msg = mailbox.recv() => match msg {
-                Some(msg) => msg,
-                None => break StopReason::Normal,
+        // Fast path: take a queued message without polling `ctrl` (nor an empty mailbox)
+        // while no stop was requested (the flag is set before the request is sent, so none is missed: a
+        // request racing this check is like one arriving just after the message).
+        let queued = if shared.stop_requested() || mailbox.is_empty() {
+            None
+        } else {
+            mailbox.recv().now_or_never()
+        };
+        let msg = match queued {
+            Some(Some(msg)) => msg,
+            Some(None) => break StopReason::Normal,
+            None => tokio::select! {
+                biased;
+                reason = ctrl.recv() => break reason.unwrap_or(StopReason::Shutdown),
+                msg = mailbox.recv() => match msg {
+                    Some(msg) => msg,
+                    None => break StopReason::Normal,
+                },
             },
         };
         let during = A::describe(&msg);
