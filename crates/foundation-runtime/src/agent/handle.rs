@@ -193,7 +193,6 @@ impl<A: Agent> AgentRef<A> {
             return Err(Error::invalid_input("timeout", "must be positive")
                 .with_context("agent", self.shared.name.clone()));
         }
-        let deadline = deadline_after(timeout);
         let (reply, answer) = reply::channel();
         let msg = make(reply);
         let exchange = async {
@@ -210,7 +209,7 @@ impl<A: Agent> AgentRef<A> {
             }
             answer.await.map_err(|()| self.shared.closed_error())
         };
-        match until(deadline, exchange).await {
+        match within(timeout, exchange).await {
             Some(result) => result,
             None => Err(Error::new(
                 ErrorCode::TIMEOUT,
@@ -251,9 +250,9 @@ impl<A: Agent> AgentRef<A> {
         // A full control channel means a stop is already under way; wait for it.
         self.shared.stop_requested.store(true, Ordering::Release);
         let _ = self.shared.ctrl.try_send(reason.clone());
-        match tokio::time::timeout(self.shared.stop_deadline, self.wait()).await {
-            Ok(exit) => exit,
-            Err(_) => {
+        match within(self.shared.stop_deadline, self.wait()).await {
+            Some(exit) => exit,
+            None => {
                 if self.shared.finish(ExitReason::Aborted(reason)) {
                     if let Some(abort) = self.shared.abort.get() {
                         abort.abort();
@@ -329,15 +328,17 @@ fn deadline_after(timeout: Duration) -> Instant {
 /// About 30 years: a deadline that never comes.
 const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
 
-/// Runs `work` until `deadline`; `None` if the deadline passed first.
+/// Runs `work` for at most `timeout`; `None` if the time ran out first.
 ///
-/// The timer is armed lazily: a call's answer is usually there after one trip through the
-/// scheduler (the agent runs, replies, and wakes the caller), so the first time `work` is
-/// pending the caller yields once (it wakes itself, so it is polled again and never hangs)
-/// and arms the timer only if the answer is still not there. That saves registering and
-/// deregistering a timer-wheel entry on the fast path. The deadline is fixed before `work`
-/// starts, so the wait is bounded by it either way.
-async fn until<T>(deadline: Instant, work: impl Future<Output = T>) -> Option<T> {
+/// Like `tokio::time::timeout`, but the timer is armed lazily. What is waited on here (a
+/// call's answer, an agent's exit, `on_stop`) is usually done at once or after one trip
+/// through the scheduler, so the first time `work` is pending the waiter yields once (it
+/// wakes itself, so it is polled again and never hangs) and arms the timer only if `work`
+/// is still pending then. That saves inserting and removing a timer-wheel entry on the fast
+/// path. The deadline is fixed before `work` is first polled, so the wait is bounded by it
+/// either way.
+pub(crate) async fn within<T>(timeout: Duration, work: impl Future<Output = T>) -> Option<T> {
+    let deadline = deadline_after(timeout);
     let mut work = pin!(work);
     let mut timer = pin!(None::<Sleep>);
     let mut yielded = false;

@@ -12,7 +12,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::AgentStarted;
-use super::handle::Shared;
+use super::handle::{Shared, within};
 use super::{Agent, AgentConfig, AgentHandle, AgentRef, Context, ExitReason, StopReason};
 
 /// Spawns `agent` on the current tokio runtime, reporting to the global telemetry bus.
@@ -185,13 +185,13 @@ async fn run<A: Agent>(
     // Refuse what is queued; callers of those messages see the exit reason.
     mailbox.close();
     let stopping = AssertUnwindSafe(agent.on_stop(&reason, &mut ctx)).catch_unwind();
-    let exit = match tokio::time::timeout(shared.stop_deadline, stopping).await {
-        Ok(Ok(())) => ExitReason::Stopped(reason),
-        Ok(Err(payload)) => ExitReason::Panicked {
+    let exit = match within(shared.stop_deadline, stopping).await {
+        Some(Ok(())) => ExitReason::Stopped(reason),
+        Some(Err(payload)) => ExitReason::Panicked {
             message: panic_message(&*payload),
             during: "on_stop".to_owned(),
         },
-        Err(_) => ExitReason::Aborted(reason),
+        None => ExitReason::Aborted(reason),
     };
     shared.finish(exit);
     ctx.flush_replies();
