@@ -24,7 +24,9 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Duration;
 
-use foundation_runtime::agent::{Agent, AgentConfig, AgentRef, Context, Reply, StopReason, spawn};
+use foundation_runtime::agent::{
+    Agent, AgentConfig, AgentHandle, Context, Reply, StopReason, spawn,
+};
 use tokio::sync::{mpsc, oneshot};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,10 +72,10 @@ impl Agent for Labelled {
     }
 }
 
-async fn start<A: Agent<Msg = Msg>>(agent: A) -> AgentRef<A> {
+async fn start<A: Agent<Msg = Msg>>(agent: A) -> AgentHandle<A> {
     let mut config = AgentConfig::named("counter");
     config.mailbox_capacity = 1024;
-    spawn(agent, config).await.unwrap().agent_ref()
+    spawn(agent, config).await.unwrap()
 }
 
 async fn calls<A: Agent<Msg = Msg>>(agent: A, n: u64) {
