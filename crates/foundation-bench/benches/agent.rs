@@ -5,10 +5,11 @@
 //! Groups (registry and supervisor benches go in their own files, `benches/registry.rs` and
 //! `benches/supervisor.rs`):
 //! - `agent_call/<flavor>`: one request/reply round trip to a counter, with a 5 s timeout
-//!   where the contender has one (`*_no_timeout` variants show what the timer costs). Runs
+//!   where the contender has one (`*_no_timeout` variants show what the timer costs).
 //!   `foundation_static_describe` is an agent naming its messages with static labels instead
-//!   of the default `Debug` rendering. Runs on a current-thread runtime (pure per-call overhead, caller and agent on one thread)
-//!   and on a 2-worker multi-thread runtime (caller and agent may sit on either worker).
+//!   of the default `Debug` rendering. Runs on a current-thread runtime (pure per-call
+//!   overhead, caller and agent on one thread) and on a 2-worker multi-thread runtime
+//!   (caller and agent may sit on either worker).
 //! - `agent_cast/multi_thread`: 1000 notices then one call to flush them, per iteration.
 //!   Mailboxes hold 1024 (ractor's is unbounded; kameo's bounded one is filled with
 //!   `try_send`, like Foundation's `cast`).
@@ -17,7 +18,8 @@
 //!
 //! Every contender runs its loop in one task spawned on the runtime (`iter_custom`; callers
 //! in a service are tasks), on the same runtime settings, so the executor's per-iteration
-//! entry cost is not counted.
+//! entry cost is not counted. Wall-clock numbers on a busy machine swing widely; the
+//! `agent_instructions` example counts instructions per operation with callgrind instead.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -133,9 +133,9 @@ async fn run<A: Agent>(
         if let Some(reason) = ctx.take_stop() {
             break reason;
         }
-        // Fast path: take a queued message without polling `ctrl` (nor an empty mailbox)
-        // while no stop was requested (the flag is set before the request is sent, so none is missed: a
-        // request racing this check is like one arriving just after the message).
+        // Fast path: while no stop was requested, take a queued message without polling
+        // `ctrl` (nor an empty mailbox). The flag is set before a request is sent, so none is
+        // missed; a request racing this check counts as arriving just after the message.
         let queued = if shared.stop_requested() || mailbox.is_empty() {
             None
         } else {
