@@ -1,13 +1,12 @@
 //! [`Context`]: what a hook or handler can do besides changing the agent's state.
 
+use super::reply::StagedAnswer;
 use super::{Agent, AgentRef, Reply, StopReason};
-
-type Deferred = Box<dyn FnOnce() + Send>;
 
 /// Passed to every hook and handler of an [`Agent`].
 pub struct Context<A: Agent> {
     myself: AgentRef<A>,
-    deferred: Vec<Deferred>,
+    deferred: Vec<StagedAnswer>,
     stop: Option<StopReason>,
 }
 
@@ -35,9 +34,9 @@ impl<A: Agent> Context<A> {
     /// incremental save in `after_message` is done (write-through). If the agent panics
     /// before that, the caller gets an `AGENT_PANICKED` error instead.
     pub fn reply<T: Send + 'static>(&mut self, reply: Reply<T>, value: T) {
-        self.deferred.push(Box::new(move || {
-            reply.send(value);
-        }));
+        if let Some(staged) = reply.stage(value) {
+            self.deferred.push(staged);
+        }
     }
 
     /// Stops the agent after the current message (its `on_stop` runs with `reason`).
@@ -46,8 +45,8 @@ impl<A: Agent> Context<A> {
     }
 
     pub(crate) fn flush_replies(&mut self) {
-        for send in self.deferred.drain(..) {
-            send();
+        for staged in self.deferred.drain(..) {
+            staged.release();
         }
     }
 

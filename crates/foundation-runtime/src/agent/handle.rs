@@ -1,23 +1,30 @@
 //! [`AgentRef`] (cheap, cloneable address) and [`AgentHandle`] (the owner of the agent's task).
 
+use std::future::{Future, poll_fn};
 use std::ops::Deref;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
 use foundation_core::telemetry::TelemetryBus;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::{Instant, Sleep};
 
 use super::events::{AgentPanicked, AgentStopped};
-use super::{Agent, ExitReason, Reply, StopReason};
+use super::{Agent, ExitReason, Reply, StopReason, reply};
 
 /// State shared by every reference to one agent.
 pub(crate) struct Shared {
     pub(crate) name: String,
     alive: AtomicBool,
+    /// Set before a stop request is sent on `ctrl`; until then the run loop may take a
+    /// queued message without polling `ctrl`.
+    stop_requested: AtomicBool,
     exit: watch::Sender<Option<ExitReason>>,
     ctrl: mpsc::Sender<StopReason>,
     pub(crate) abort: OnceLock<AbortHandle>,
@@ -44,6 +51,7 @@ impl Shared {
         Shared {
             name,
             alive: AtomicBool::new(true),
+            stop_requested: AtomicBool::new(false),
             exit: watch::Sender::new(None),
             ctrl,
             abort: OnceLock::new(),
@@ -98,6 +106,11 @@ impl Shared {
             }
         }
         won
+    }
+
+    /// Whether a stop was requested (its reason is on, or on its way to, `ctrl`).
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_requested.load(Ordering::Acquire)
     }
 
     fn exit_reason(&self) -> Option<ExitReason> {
@@ -180,8 +193,8 @@ impl<A: Agent> AgentRef<A> {
             return Err(Error::invalid_input("timeout", "must be positive")
                 .with_context("agent", self.shared.name.clone()));
         }
-        let (tx, rx) = oneshot::channel();
-        let msg = make(Reply::new(tx));
+        let (reply, answer) = reply::channel();
+        let msg = make(reply);
         let exchange = async {
             match self.tx.try_send(msg) {
                 Ok(()) => {}
@@ -194,11 +207,11 @@ impl<A: Agent> AgentRef<A> {
                     return Err(self.shared.closed_error());
                 }
             }
-            rx.await.map_err(|_| self.shared.closed_error())
+            answer.await.map_err(|()| self.shared.closed_error())
         };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::new(
+        match within(timeout, exchange).await {
+            Some(result) => result,
+            None => Err(Error::new(
                 ErrorCode::TIMEOUT,
                 format!("agent `{}` did not answer in {timeout:?}", self.shared.name),
             )
@@ -235,10 +248,11 @@ impl<A: Agent> AgentRef<A> {
             return done;
         }
         // A full control channel means a stop is already under way; wait for it.
+        self.shared.stop_requested.store(true, Ordering::Release);
         let _ = self.shared.ctrl.try_send(reason.clone());
-        match tokio::time::timeout(self.shared.stop_deadline, self.wait()).await {
-            Ok(exit) => exit,
-            Err(_) => {
+        match within(self.shared.stop_deadline, self.wait()).await {
+            Some(exit) => exit,
+            None => {
                 if self.shared.finish(ExitReason::Aborted(reason)) {
                     if let Some(abort) = self.shared.abort.get() {
                         abort.abort();
@@ -301,6 +315,51 @@ impl<A: Agent> AgentRef<A> {
             .as_ref()
             .map_or(0, Vec::len)
     }
+}
+
+/// `timeout` from now on the tokio clock (so a paused test clock governs it), saturating far
+/// in the future instead of overflowing.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(FAR_FUTURE_SECS))
+}
+
+/// About 30 years: a deadline that never comes.
+const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 3600;
+
+/// Runs `work` for at most `timeout`; `None` if the time ran out first.
+///
+/// Like `tokio::time::timeout`, but the timer is armed lazily. What is waited on here (a
+/// call's answer, an agent's exit, `on_stop`) is usually done at once or after one trip
+/// through the scheduler, so the first time `work` is pending the waiter yields once (it
+/// wakes itself, so it is polled again and never hangs) and arms the timer only if `work`
+/// is still pending then. That saves inserting and removing a timer-wheel entry on the fast
+/// path. The deadline is fixed before `work` is first polled, so the wait is bounded by it
+/// either way.
+pub(crate) async fn within<T>(timeout: Duration, work: impl Future<Output = T>) -> Option<T> {
+    let deadline = deadline_after(timeout);
+    let mut work = pin!(work);
+    let mut timer = pin!(None::<Sleep>);
+    let mut yielded = false;
+    poll_fn(move |cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if !yielded {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(deadline)));
+        }
+        match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// A registered [`AgentRef::on_exit`] callback; dropping it unregisters the callback unless

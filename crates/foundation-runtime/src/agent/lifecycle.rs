@@ -12,7 +12,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::AgentStarted;
-use super::handle::Shared;
+use super::handle::{Shared, within};
 use super::{Agent, AgentConfig, AgentHandle, AgentRef, Context, ExitReason, StopReason};
 
 /// Spawns `agent` on the current tokio runtime, reporting to the global telemetry bus.
@@ -133,12 +133,24 @@ async fn run<A: Agent>(
         if let Some(reason) = ctx.take_stop() {
             break reason;
         }
-        let msg = tokio::select! {
-            biased;
-            reason = ctrl.recv() => break reason.unwrap_or(StopReason::Shutdown),
-            msg = mailbox.recv() => match msg {
-                Some(msg) => msg,
-                None => break StopReason::Normal,
+        // Fast path: while no stop was requested, take a queued message without polling
+        // `ctrl` (nor an empty mailbox). The flag is set before a request is sent, so none is
+        // missed; a request racing this check counts as arriving just after the message.
+        let queued = if shared.stop_requested() || mailbox.is_empty() {
+            None
+        } else {
+            mailbox.recv().now_or_never()
+        };
+        let msg = match queued {
+            Some(Some(msg)) => msg,
+            Some(None) => break StopReason::Normal,
+            None => tokio::select! {
+                biased;
+                reason = ctrl.recv() => break reason.unwrap_or(StopReason::Shutdown),
+                msg = mailbox.recv() => match msg {
+                    Some(msg) => msg,
+                    None => break StopReason::Normal,
+                },
             },
         };
         let during = A::describe(&msg);
@@ -173,13 +185,13 @@ async fn run<A: Agent>(
     // Refuse what is queued; callers of those messages see the exit reason.
     mailbox.close();
     let stopping = AssertUnwindSafe(agent.on_stop(&reason, &mut ctx)).catch_unwind();
-    let exit = match tokio::time::timeout(shared.stop_deadline, stopping).await {
-        Ok(Ok(())) => ExitReason::Stopped(reason),
-        Ok(Err(payload)) => ExitReason::Panicked {
+    let exit = match within(shared.stop_deadline, stopping).await {
+        Some(Ok(())) => ExitReason::Stopped(reason),
+        Some(Err(payload)) => ExitReason::Panicked {
             message: panic_message(&*payload),
             during: "on_stop".to_owned(),
         },
-        Err(_) => ExitReason::Aborted(reason),
+        None => ExitReason::Aborted(reason),
     };
     shared.finish(exit);
     ctx.flush_replies();

@@ -119,6 +119,10 @@ pub trait Agent: Sized + Send + 'static {
     /// The default is its `Debug` rendering (one small allocation per message); agents on a
     /// hot path can return a static label per variant instead.
     fn describe(msg: &Self::Msg) -> Cow<'static, str> {
-        Cow::Owned(format!("{msg:?}"))
+        use std::fmt::Write;
+        // Sized so that a typical rendering needs no reallocation.
+        let mut name = String::with_capacity(64);
+        let _ = write!(name, "{msg:?}");
+        Cow::Owned(name)
     }
 }
