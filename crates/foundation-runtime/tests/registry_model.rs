@@ -20,7 +20,7 @@ enum Op {
     Update(usize, Vec<usize>, Health),
 }
 
-fn health() -> impl Balance<Value = Health> {
+fn health() -> impl Strategy<Value = Health> {
     prop_oneof![
         Just(Health::Healthy),
         Just(Health::Degraded),
@@ -28,7 +28,7 @@ fn health() -> impl Balance<Value = Health> {
     ]
 }
 
-fn op() -> impl Balance<Value = Op> {
+fn op() -> impl Strategy<Value = Op> {
     let caps = || proptest::collection::vec(0..CAPS.len(), 0..3);
     prop_oneof![
         (0..NAMES.len(), caps()).prop_map(|(n, c)| Op::Register(n, c)),

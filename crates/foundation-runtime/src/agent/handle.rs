@@ -4,18 +4,18 @@ use std::future::{Future, poll_fn};
 use std::ops::Deref;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
 use foundation_core::telemetry::TelemetryBus;
-use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
 
 use super::events::{AgentPanicked, AgentStopped};
+use super::exit_hooks::{ExitHook, ExitHooks};
 use super::{Agent, ExitReason, Reply, StopReason, reply};
 
 /// State shared by every reference to one agent.
@@ -30,15 +30,7 @@ pub(crate) struct Shared {
     pub(crate) abort: OnceLock<AbortHandle>,
     pub(crate) stop_deadline: Duration,
     pub(crate) bus: TelemetryBus,
-    hooks: Mutex<ExitHooks>,
-}
-
-type ExitHookFn = Box<dyn FnOnce(&ExitReason) + Send>;
-
-/// Callbacks to run once on exit; `None` once they ran.
-struct ExitHooks {
-    next_id: u64,
-    pending: Option<Vec<(u64, ExitHookFn)>>,
+    pub(crate) hooks: ExitHooks,
 }
 
 impl Shared {
@@ -57,60 +49,50 @@ impl Shared {
             abort: OnceLock::new(),
             stop_deadline,
             bus,
-            hooks: Mutex::new(ExitHooks {
-                next_id: 0,
-                pending: Some(Vec::new()),
-            }),
-        }
-    }
-
-    /// Runs every registered exit hook once, outside the lock.
-    fn run_exit_hooks(&self, reason: &ExitReason) {
-        let hooks = self.hooks.lock().pending.take();
-        for (_, hook) in hooks.into_iter().flatten() {
-            hook(reason);
+            hooks: ExitHooks::new(),
         }
     }
 
     /// Records the exit (first one wins) and emits its event. Must run before the agent's
     /// pending replies are dropped, so callers that see a closed reply read the reason.
     pub(crate) fn finish(&self, reason: ExitReason) -> bool {
-        let won = self.exit.send_if_modified(|slot| {
-            if slot.is_none() {
-                *slot = Some(reason.clone());
-                true
-            } else {
-                false
+        if !self.alive.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        // Hooks run before the exit is published: whoever `wait`s sees their effects (a
+        // registry entry already gone, say).
+        self.hooks.run(&reason);
+        self.exit.send_replace(Some(reason.clone()));
+        match reason {
+            ExitReason::Panicked { message, during } => {
+                tracing::error!(agent = %self.name, %message, %during, "agent panicked");
+                self.bus.emit(AgentPanicked {
+                    agent: self.name.clone(),
+                    message,
+                    during,
+                });
             }
-        });
-        if won {
-            self.alive.store(false, Ordering::Release);
-            self.run_exit_hooks(&reason);
-            match reason {
-                ExitReason::Panicked { message, during } => {
-                    tracing::error!(agent = %self.name, %message, %during, "agent panicked");
-                    self.bus.emit(AgentPanicked {
-                        agent: self.name.clone(),
-                        message,
-                        during,
-                    });
-                }
-                ExitReason::StartFailed(_) => {}
-                reason => {
-                    tracing::info!(agent = %self.name, %reason, "agent stopped");
-                    self.bus.emit(AgentStopped {
-                        agent: self.name.clone(),
-                        reason,
-                    });
-                }
+            ExitReason::StartFailed(_) => {}
+            reason => {
+                tracing::info!(agent = %self.name, %reason, "agent stopped");
+                self.bus.emit(AgentStopped {
+                    agent: self.name.clone(),
+                    reason,
+                });
             }
         }
-        won
+        true
     }
 
-    /// Whether a stop was requested (its reason is on, or on its way to, `ctrl`).
+    /// Whether a stop was requested (its reason is on, or on its way to, `ctrl`) or is
+    /// under way.
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop_requested.load(Ordering::Acquire)
+    }
+
+    /// Marks the agent as stopping: its mailbox is about to close.
+    pub(crate) fn mark_stopping(&self) {
+        self.stop_requested.store(true, Ordering::Release);
     }
 
     fn exit_reason(&self) -> Option<ExitReason> {
@@ -132,6 +114,10 @@ impl Shared {
                 format!("agent `{name}` is not running: {reason}"),
             )
             .with_context("agent", name.clone()),
+            None if self.stop_requested() => {
+                Error::new(ErrorCode::SHUTDOWN, format!("agent `{name}` is stopping"))
+                    .with_context("agent", name.clone())
+            }
             None => Error::new(
                 ErrorCode::AGENT_REPLY_DROPPED,
                 format!("agent `{name}` dropped the reply without answering"),
@@ -248,7 +234,7 @@ impl<A: Agent> AgentRef<A> {
             return done;
         }
         // A full control channel means a stop is already under way; wait for it.
-        self.shared.stop_requested.store(true, Ordering::Release);
+        self.shared.mark_stopping();
         let _ = self.shared.ctrl.try_send(reason.clone());
         match within(self.shared.stop_deadline, self.wait()).await {
             Some(exit) => exit,
@@ -283,37 +269,12 @@ impl<A: Agent> AgentRef<A> {
     /// nothing is left behind when the watcher loses interest first (a registry entry
     /// removed by hand, say). Keep hooks short and non-blocking.
     pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
-        let mut hooks = self.shared.hooks.lock();
-        let id = hooks.next_id;
-        hooks.next_id += 1;
-        match hooks.pending.as_mut() {
-            Some(pending) => {
-                pending.push((id, Box::new(hook)));
-                ExitHook {
-                    shared: Arc::downgrade(&self.shared),
-                    id: Some(id),
-                }
-            }
-            None => {
-                drop(hooks);
-                let reason = self.shared.exit_reason().unwrap_or(ExitReason::Cancelled);
-                hook(&reason);
-                ExitHook {
-                    shared: Weak::new(),
-                    id: None,
-                }
-            }
-        }
+        ExitHook::register(&self.shared, hook)
     }
 
     /// How many exit hooks are registered and not yet run (a leak check for watchers).
     pub fn exit_hook_count(&self) -> usize {
-        self.shared
-            .hooks
-            .lock()
-            .pending
-            .as_ref()
-            .map_or(0, Vec::len)
+        self.shared.hooks.count()
     }
 }
 
@@ -360,37 +321,6 @@ pub(crate) async fn within<T>(timeout: Duration, work: impl Future<Output = T>) 
         }
     })
     .await
-}
-
-/// A registered [`AgentRef::on_exit`] callback; dropping it unregisters the callback unless
-/// it already ran. [`detach`](Self::detach) keeps it registered for the agent's lifetime.
-#[must_use = "dropping an ExitHook unregisters its callback"]
-pub struct ExitHook {
-    shared: Weak<Shared>,
-    id: Option<u64>,
-}
-
-impl ExitHook {
-    /// Keeps the callback registered until the agent exits.
-    pub fn detach(mut self) {
-        self.id = None;
-    }
-}
-
-impl std::fmt::Debug for ExitHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExitHook").field("id", &self.id).finish()
-    }
-}
-
-impl Drop for ExitHook {
-    fn drop(&mut self) {
-        if let (Some(id), Some(shared)) = (self.id, self.shared.upgrade()) {
-            if let Some(pending) = shared.hooks.lock().pending.as_mut() {
-                pending.retain(|(hook_id, _)| *hook_id != id);
-            }
-        }
-    }
 }
 
 /// The owner of an agent's task, returned by [`spawn`](super::spawn).

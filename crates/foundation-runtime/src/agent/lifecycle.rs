@@ -183,6 +183,7 @@ async fn run<A: Agent>(
     };
 
     // Refuse what is queued; callers of those messages see the exit reason.
+    shared.mark_stopping();
     mailbox.close();
     let stopping = AssertUnwindSafe(agent.on_stop(&reason, &mut ctx)).catch_unwind();
     let exit = match within(shared.stop_deadline, stopping).await {

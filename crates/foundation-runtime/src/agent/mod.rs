@@ -61,6 +61,7 @@ mod config;
 mod context;
 mod events;
 mod exit;
+mod exit_hooks;
 mod handle;
 mod lifecycle;
 mod reply;
@@ -69,7 +70,8 @@ pub use config::{AgentConfig, MAX_MAILBOX_CAPACITY};
 pub use context::Context;
 pub use events::{AgentPanicked, AgentStarted, AgentStopped};
 pub use exit::{ExitReason, StopReason};
-pub use handle::{AgentHandle, AgentRef, ExitHook};
+pub use exit_hooks::ExitHook;
+pub use handle::{AgentHandle, AgentRef};
 pub use lifecycle::{spawn, spawn_on};
 pub use reply::Reply;
 
