@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod coordination;
+mod panic;
 pub mod registry;
 pub mod supervisor;
 pub mod task;

@@ -1,6 +1,5 @@
 //! [`spawn`] and the agent's run loop: start hook, messages, stop hook, exit report.
 
-use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
@@ -64,16 +63,6 @@ pub async fn spawn_on<A: Agent>(
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
 async fn run<A: Agent>(
     mut agent: A,
     myself: AgentRef<A>,
@@ -99,7 +88,7 @@ async fn run<A: Agent>(
             .with_source(e),
         ),
         Err(payload) => {
-            let message = panic_message(&*payload);
+            let message = crate::panic::message(&*payload);
             shared.bus.emit(super::events::AgentPanicked {
                 agent: shared.name.clone(),
                 message: message.clone(),
@@ -168,7 +157,7 @@ async fn run<A: Agent>(
                     // Publish while the panicked future (and the replies it holds) is still
                     // alive: callers that see their reply dropped then read the reason.
                     shared.finish(ExitReason::Panicked {
-                        message: panic_message(&*payload),
+                        message: crate::panic::message(&*payload),
                         during: during.into_owned(),
                     });
                     true
@@ -189,7 +178,7 @@ async fn run<A: Agent>(
     let exit = match within(shared.stop_deadline, stopping).await {
         Some(Ok(())) => ExitReason::Stopped(reason),
         Some(Err(payload)) => ExitReason::Panicked {
-            message: panic_message(&*payload),
+            message: crate::panic::message(&*payload),
             during: "on_stop".to_owned(),
         },
         None => ExitReason::Aborted(reason),

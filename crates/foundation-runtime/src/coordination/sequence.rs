@@ -111,10 +111,7 @@ where
                 Ok(result) => result,
                 Err(panic) => Err(Error::new(
                     ErrorCode::APPLICATION,
-                    format!(
-                        "panicked: {}",
-                        crate::task::panic_message_of(panic.as_ref())
-                    ),
+                    format!("panicked: {}", crate::panic::message(panic.as_ref())),
                 )),
             }
         }

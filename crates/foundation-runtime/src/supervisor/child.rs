@@ -98,7 +98,7 @@ where
             }
             .boxed(),
             Err(payload) => {
-                let message = panic_message(&*payload);
+                let message = crate::panic::message(&*payload);
                 let err = Error::new(
                     ErrorCode::AGENT_START_FAILED,
                     format!("the factory of agent `{}` panicked: {message}", config.name),
@@ -189,15 +189,5 @@ impl ChildRef for SupervisorRef {
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }

@@ -7,8 +7,6 @@ use std::time::Duration;
 use foundation_core::{Error, ErrorCode};
 use futures::{FutureExt, Stream, StreamExt};
 
-use super::supervisor::panic_message;
-
 fn validate(limit: usize, per_item_timeout: Duration) -> Result<(), Error> {
     if limit == 0 {
         return Err(Error::invalid_input("limit", "must be at least 1"));
@@ -29,7 +27,7 @@ where
             Ok(Ok(result)) => result,
             Ok(Err(panic)) => Err(Error::new(
                 ErrorCode::APPLICATION,
-                format!("item panicked: {}", panic_message(panic.as_ref())),
+                format!("item panicked: {}", crate::panic::message(panic.as_ref())),
             )),
             Err(_) => Err(Error::new(
                 ErrorCode::TIMEOUT,

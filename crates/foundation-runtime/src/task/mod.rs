@@ -33,5 +33,4 @@ mod supervisor;
 
 pub use handle::TaskHandle;
 pub use map::{map_ordered, map_unordered};
-pub(crate) use supervisor::panic_message as panic_message_of;
 pub use supervisor::{ShutdownReport, TaskPanicked, TaskSupervisor, TaskSupervisorStopped};

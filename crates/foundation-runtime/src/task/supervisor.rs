@@ -1,6 +1,5 @@
 //! The supervisor that owns tasks: spawn, count, shut down, children.
 
-use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -312,7 +311,7 @@ impl TaskSupervisor {
                 Ok(value) => Ok(value),
                 Err(panic) => {
                     let (supervisor, task, bus) = report_to;
-                    let message = panic_message(panic.as_ref());
+                    let message = crate::panic::message(panic.as_ref());
                     tracing::warn!(%supervisor, %task, %message, "supervised task panicked");
                     let error =
                         Error::new(ErrorCode::APPLICATION, format!("task panicked: {message}"))
@@ -365,16 +364,5 @@ impl TaskSupervisor {
     /// running tasks, then aborts the rest and awaits them. Reports what was aborted.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         self.inner.clone().shutdown(Instant::now() + deadline).await
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }
