@@ -23,6 +23,29 @@ pub(crate) struct Profile {
     pub(crate) labels: BTreeMap<String, String>,
 }
 
+impl Profile {
+    /// Splits `metadata` into the profile and the parts kept in atomics: health,
+    /// resources and the heartbeat TTL.
+    pub(crate) fn split(metadata: Metadata) -> (Profile, Health, Resources, Option<Duration>) {
+        let Metadata {
+            kind,
+            health,
+            capabilities,
+            resources,
+            node,
+            labels,
+            ttl,
+        } = metadata;
+        let profile = Profile {
+            kind,
+            capabilities,
+            node,
+            labels,
+        };
+        (profile, health, resources, ttl)
+    }
+}
+
 /// One registration.
 pub(crate) struct Slot {
     pub(crate) name: Arc<str>,
@@ -53,26 +76,13 @@ impl Slot {
         address: Option<Arc<dyn Any + Send + Sync>>,
         now_nanos: u64,
     ) -> Slot {
-        let Metadata {
-            kind,
-            health,
-            capabilities,
-            resources,
-            node,
-            labels,
-            ttl,
-        } = metadata;
+        let (profile, health, resources, ttl) = Profile::split(metadata);
         let slot = Slot {
             name,
             hash,
             generation,
             address,
-            profile: RwLock::new(Arc::new(Profile {
-                kind,
-                capabilities,
-                node,
-                labels,
-            })),
+            profile: RwLock::new(Arc::new(profile)),
             health: AtomicU8::new(health.to_u8()),
             expired: AtomicBool::new(false),
             load: AtomicU64::new(0),

@@ -63,25 +63,12 @@ impl Registry {
 
     /// Stores `metadata` in `slot`. Call under the name's write lock.
     fn apply(&self, slot: &Arc<Slot>, metadata: Metadata) {
-        let Metadata {
-            kind,
-            health,
-            capabilities,
-            resources,
-            node,
-            labels,
-            ttl,
-        } = metadata;
+        let (profile, health, resources, ttl) = Profile::split(metadata);
         let old = slot.profile();
         let shards = &self.inner.shards;
-        shards.index_remove(slot, old.capabilities.difference(&capabilities));
-        shards.index_add(slot, capabilities.difference(&old.capabilities));
-        *slot.profile.write() = Arc::new(Profile {
-            kind,
-            capabilities,
-            node,
-            labels,
-        });
+        shards.index_remove(slot, old.capabilities.difference(&profile.capabilities));
+        shards.index_add(slot, profile.capabilities.difference(&old.capabilities));
+        *slot.profile.write() = Arc::new(profile);
         slot.set_ttl(ttl);
         slot.set_resources(resources);
         slot.expired.store(false, Ordering::Release);
