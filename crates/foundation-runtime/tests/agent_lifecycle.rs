@@ -267,3 +267,22 @@ async fn exit_hooks_run_once_with_the_reason_and_unregister_when_dropped() {
         ExitReason::Stopped(StopReason::Normal)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn exit_hooks_run_in_order_and_a_panicking_one_does_not_block_the_exit() {
+    let (probe, _) = Probe::new();
+    let agent = spawn(probe, config("hooked", 8)).await.unwrap();
+    let order = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    for i in 0..3 {
+        let order = order.clone();
+        agent
+            .on_exit(move |_| {
+                order.lock().push(i);
+                assert_ne!(i, 1, "hook 1 fails");
+            })
+            .detach();
+    }
+    let exit = agent.shutdown(StopReason::Normal).await;
+    assert_eq!(exit, ExitReason::Stopped(StopReason::Normal));
+    assert_eq!(*order.lock(), vec![0, 1, 2]);
+}

@@ -1,6 +1,7 @@
 //! Callbacks run once when an agent exits ([`AgentRef::on_exit`](super::AgentRef::on_exit)).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Weak;
 
 use parking_lot::Mutex;
@@ -12,8 +13,10 @@ type HookFn = Box<dyn FnOnce(&ExitReason) + Send>;
 
 /// An agent's exit hooks: registered until the exit, then run once each.
 ///
-/// Hooks are keyed by id, so unregistering one is O(1) however many an agent carries (a
-/// registry may hold one per name it is registered under).
+/// Hooks are keyed by an increasing id: they run in registration order, and unregistering
+/// one costs O(log n) however many an agent carries (a registry may hold one per name it is
+/// registered under). A hook that panics is logged and the others still run: the exit is
+/// always published.
 pub(crate) struct ExitHooks {
     state: Mutex<State>,
 }
@@ -24,7 +27,7 @@ struct State {
 }
 
 enum Hooks {
-    Pending(HashMap<u64, HookFn>),
+    Pending(BTreeMap<u64, HookFn>),
     /// The exit happened; hooks added now run at once with this reason.
     Ran(ExitReason),
 }
@@ -34,7 +37,7 @@ impl ExitHooks {
         ExitHooks {
             state: Mutex::new(State {
                 next_id: 0,
-                hooks: Hooks::Pending(HashMap::new()),
+                hooks: Hooks::Pending(BTreeMap::new()),
             }),
         }
     }
@@ -64,12 +67,16 @@ impl ExitHooks {
         }
     }
 
-    /// Runs every registered hook once with `reason`, outside the lock.
-    pub(crate) fn run(&self, reason: &ExitReason) {
+    /// Runs every registered hook once with `reason`, in registration order, outside the
+    /// lock. `agent` names the agent when a hook panics.
+    pub(crate) fn run(&self, agent: &str, reason: &ExitReason) {
         let hooks = std::mem::replace(&mut self.state.lock().hooks, Hooks::Ran(reason.clone()));
         if let Hooks::Pending(pending) = hooks {
             for hook in pending.into_values() {
-                hook(reason);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(reason))) {
+                    let message = crate::panic::message(&*payload);
+                    tracing::error!(agent, %message, "an exit hook panicked");
+                }
             }
         }
     }

@@ -61,7 +61,7 @@ impl Shared {
         }
         // Hooks run before the exit is published: whoever `wait`s sees their effects (a
         // registry entry already gone, say).
-        self.hooks.run(&reason);
+        self.hooks.run(&self.name, &reason);
         self.exit.send_replace(Some(reason.clone()));
         match reason {
             ExitReason::Panicked { message, during } => {
@@ -267,7 +267,9 @@ impl<A: Agent> AgentRef<A> {
     /// Runs `hook` once when the agent exits, on the thread that records the exit; if it
     /// already exited, runs it now. Dropping the returned [`ExitHook`] unregisters it, so
     /// nothing is left behind when the watcher loses interest first (a registry entry
-    /// removed by hand, say). Keep hooks short and non-blocking.
+    /// removed by hand, say). Hooks run in registration order, before [`wait`](Self::wait)
+    /// returns; one that panics is logged and does not stop the others or the exit. Keep
+    /// hooks short and non-blocking.
     pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
         ExitHook::register(&self.shared, hook)
     }
