@@ -157,6 +157,22 @@ impl ErrorCode {
     /// Memory pressure is critical; new work is refused.
     pub const MEMORY_PRESSURE: ErrorCode = ErrorCode::new(2701, "protect.memory_pressure", true);
 
+    // ---- store (3xxx) ----
+    /// The database cannot be reached (server down, pool exhausted, connection lost).
+    pub const STORE_UNAVAILABLE: ErrorCode = ErrorCode::new(3001, "store.unavailable", true);
+    /// A write conflicted with existing data (unique or foreign-key violation).
+    pub const STORE_CONFLICT: ErrorCode = ErrorCode::new(3002, "store.conflict", false);
+    /// The database is read-only (file permissions, read-only mode or replica).
+    pub const STORE_READ_ONLY: ErrorCode = ErrorCode::new(3003, "store.read_only", false);
+    /// The disk or the database's quota is full.
+    pub const STORE_DISK_FULL: ErrorCode = ErrorCode::new(3004, "store.disk_full", false);
+    /// The file is not a database, or the database is corrupt.
+    pub const STORE_CORRUPT: ErrorCode = ErrorCode::new(3005, "store.corrupt", false);
+    /// The database's schema was written by a newer build; it is left untouched.
+    pub const STORE_SCHEMA_TOO_NEW: ErrorCode = ErrorCode::new(3006, "store.schema_too_new", false);
+    /// Any other failure reported by the database.
+    pub const STORE_FAILED: ErrorCode = ErrorCode::new(3007, "store.failed", false);
+
     // ---- runtime (4xxx); kind 1: agents ----
     /// An agent's mailbox is full and a `cast` was refused.
     pub const AGENT_MAILBOX_FULL: ErrorCode =

@@ -1,0 +1,121 @@
+//! The two connection pools behind a [`Store`](crate::Store) and how each is opened.
+//!
+//! SQLite is one file in WAL mode with `synchronous=FULL`: every commit is fsynced to the WAL
+//! before it is acknowledged, so a write the caller was told succeeded survives power loss.
+//! `NORMAL` would be faster (it syncs only at checkpoints) but may lose the last commits on power
+//! loss, which breaks the promise a durable queue makes; we pay the fsync per commit.
+//! `busy_timeout` lets a writer wait for another instead of failing at once, and foreign keys are
+//! enforced. PostgreSQL is a pool whose connect timeout bounds how long opening may take when the
+//! server is down.
+
+use std::time::Duration;
+
+use foundation_core::error::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Executor};
+use std::str::FromStr;
+
+use crate::error::translate;
+use crate::{StoreOptions, StoreUrl};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// An embedded SQLite file (or in-memory database).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// An open pool of one backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Backend {
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    pub(crate) async fn connect(options: &StoreOptions) -> Result<Backend> {
+        match &options.url {
+            StoreUrl::Sqlite { path, read_only } => {
+                let connect = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(!read_only)
+                    .read_only(*read_only);
+                open_sqlite(connect, options, options.max_connections).await
+            }
+            // One connection that never idles out: the memory database lives as long as it does.
+            StoreUrl::SqliteMemory => {
+                let connect = SqliteConnectOptions::from_str("sqlite::memory:")
+                    .map_err(|e| translate(e, "open sqlite"))?;
+                open_sqlite(connect, options, 1).await
+            }
+            StoreUrl::Postgres(url) => open_postgres(url, options).await,
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+async fn open_sqlite(
+    connect: SqliteConnectOptions,
+    options: &StoreOptions,
+    max_connections: u32,
+) -> Result<Backend> {
+    let connect = connect
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(options.busy_timeout)
+        .foreign_keys(true)
+        .disable_statement_logging();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(u32::from(max_connections == 1))
+        .idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>)
+        .acquire_timeout(options.connect_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|e| translate(e, "open sqlite"))?;
+    Ok(Backend::Sqlite(pool))
+}
+
+async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Backend> {
+    let connect = PgConnectOptions::from_str(url)
+        .map_err(|_| Error::invalid_config("url", "not a valid postgres:// URL"))?
+        .disable_statement_logging();
+    let schema = options.postgres_schema.clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.connect_timeout)
+        .after_connect(move |conn, _meta| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                if let Some(schema) = schema {
+                    // The name was checked to be a plain identifier, so quoting is enough.
+                    conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(connect)
+        .await
+        .map_err(|e| translate(e, "open postgres"))?;
+    Ok(Backend::Postgres(pool))
+}

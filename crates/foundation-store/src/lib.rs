@@ -1,0 +1,179 @@
+//! Durable storage for Foundation: one API over an embedded SQLite file (the default) and
+//! PostgreSQL (for several nodes sharing state).
+//!
+//! A [`Store`] is opened from a URL ([`StoreUrl`]): `sqlite://PATH`, `sqlite::memory:` or
+//! `postgres://…`. Opening connects, then brings the schema up to date with the versioned
+//! migrations embedded in this build (see [`SCHEMA_VERSION`]); a database written by a newer
+//! build is refused with `STORE_SCHEMA_TOO_NEW` and left untouched. Queries use sqlx's runtime
+//! API, so building needs no database. Every sqlx error is translated at the boundary into a
+//! Foundation [`Error`](foundation_core::error::Error) with a `store.*` code and an `operation`
+//! context; the raw sqlx error is only ever the source.
+//!
+//! The base schema holds the schema-version ledger and a small key/value table for store-wide
+//! metadata ([`Store::meta`], [`Store::put_meta`], [`Store::insert_meta`]).
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use foundation_store::{BackendKind, Store};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let url = format!("sqlite://{}", dir.path().join("node.db").display());
+//! let store = Store::open(&url).await.unwrap();
+//! assert_eq!(store.backend(), BackendKind::Sqlite);
+//!
+//! store.put_meta("node_id", "n-1").await.unwrap();
+//! assert_eq!(store.meta("node_id").await.unwrap(), "n-1");
+//! store.close().await;
+//! # });
+//! ```
+
+mod backend;
+mod error;
+mod meta;
+mod migrate;
+mod url;
+
+use std::time::Duration;
+
+use foundation_core::error::{Error, Result};
+
+pub use backend::BackendKind;
+pub use migrate::SCHEMA_VERSION;
+pub use url::{DEFAULT_URL, StoreUrl};
+
+use backend::Backend;
+
+/// How to open a [`Store`]: the URL plus pool and timeout settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    url: StoreUrl,
+    connect_timeout: Duration,
+    busy_timeout: Duration,
+    max_connections: u32,
+    postgres_schema: Option<String>,
+}
+
+impl StoreOptions {
+    /// Options for `url` with the defaults: 5 s connect timeout, 5 s SQLite busy timeout,
+    /// 8 connections, PostgreSQL's default `search_path`.
+    pub fn new(url: StoreUrl) -> StoreOptions {
+        StoreOptions {
+            url,
+            connect_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 8,
+            postgres_schema: None,
+        }
+    }
+
+    /// How long opening (and acquiring a connection) may wait before `STORE_UNAVAILABLE`.
+    pub fn connect_timeout(mut self, timeout: Duration) -> StoreOptions {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an SQLite writer waits for another writer's lock before failing.
+    pub fn busy_timeout(mut self, timeout: Duration) -> StoreOptions {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The most connections the pool opens.
+    pub fn max_connections(mut self, max: u32) -> StoreOptions {
+        self.max_connections = max;
+        self
+    }
+
+    /// PostgreSQL only: keep every table in this schema (created if missing) by setting each
+    /// connection's `search_path`. The name must be a plain lower-case identifier.
+    pub fn postgres_schema(mut self, schema: impl Into<String>) -> StoreOptions {
+        self.postgres_schema = Some(schema.into());
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.connect_timeout.is_zero() {
+            return Err(Error::invalid_config(
+                "connect_timeout",
+                "must be greater than zero",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::invalid_config(
+                "max_connections",
+                "must be at least 1",
+            ));
+        }
+        if let Some(schema) = &self.postgres_schema {
+            let mut chars = schema.chars();
+            let plain = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && schema.len() <= 63;
+            if !plain {
+                return Err(Error::invalid_config(
+                    "postgres_schema",
+                    "must match [a-z_][a-z0-9_]* and be at most 63 bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Connects and migrates; see [`Store::open`].
+    pub async fn open(self) -> Result<Store> {
+        self.validate()?;
+        let backend = Backend::connect(&self).await?;
+        let read_only = matches!(
+            self.url,
+            StoreUrl::Sqlite {
+                read_only: true,
+                ..
+            }
+        );
+        if let Err(err) =
+            migrate::migrate(&backend, read_only, self.postgres_schema.as_deref()).await
+        {
+            backend.close().await;
+            return Err(err);
+        }
+        Ok(Store { backend })
+    }
+}
+
+/// An open, migrated store. Cheap to clone: clones share one pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the store at `url` with default [`StoreOptions`].
+    ///
+    /// Errors: `INVALID_CONFIG` (field `url`) for a malformed URL or unknown scheme;
+    /// `STORE_UNAVAILABLE` when the server cannot be reached within the connect timeout;
+    /// `STORE_CORRUPT` when the file is not a database; `STORE_READ_ONLY` when a read-only
+    /// database needs migrating; `STORE_SCHEMA_TOO_NEW` when a newer build wrote it.
+    pub async fn open(url: &str) -> Result<Store> {
+        StoreOptions::new(StoreUrl::parse(url)?).open().await
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// The schema version recorded in the database.
+    pub async fn schema_version(&self) -> Result<u32> {
+        let version = migrate::current_version(&self.backend).await?;
+        // The version was checked on open to be at most SCHEMA_VERSION, a u32.
+        Ok(u32::try_from(version).unwrap_or(u32::MAX))
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned. Later calls fail with
+    /// `STORE_UNAVAILABLE` (not retryable).
+    pub async fn close(&self) {
+        self.backend.close().await;
+    }
+}
