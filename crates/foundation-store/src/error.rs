@@ -102,3 +102,41 @@ fn postgres_code(sqlstate: &str) -> Option<(ErrorCode, Option<bool>)> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_primary_codes_map_to_store_codes() {
+        let code = |c| sqlite_code(c).map(|(code, _)| code);
+        assert_eq!(code(SQLITE_BUSY), Some(ErrorCode::STORE_UNAVAILABLE));
+        assert_eq!(code(SQLITE_READONLY), Some(ErrorCode::STORE_READ_ONLY));
+        assert_eq!(code(SQLITE_FULL), Some(ErrorCode::STORE_DISK_FULL));
+        assert_eq!(code(SQLITE_CORRUPT), Some(ErrorCode::STORE_CORRUPT));
+        assert_eq!(code(SQLITE_NOTADB), Some(ErrorCode::STORE_CORRUPT));
+        assert_eq!(code(1), None, "SQLITE_ERROR stays a generic store failure");
+    }
+
+    #[test]
+    fn postgres_sqlstates_map_to_store_codes() {
+        let code = |s| postgres_code(s).map(|(code, _)| code);
+        assert_eq!(code("53100"), Some(ErrorCode::STORE_DISK_FULL));
+        assert_eq!(code("25006"), Some(ErrorCode::STORE_READ_ONLY));
+        assert_eq!(code("08006"), Some(ErrorCode::STORE_UNAVAILABLE));
+        assert_eq!(code("XX001"), Some(ErrorCode::STORE_CORRUPT));
+        assert_eq!(
+            postgres_code("40001"),
+            Some((ErrorCode::STORE_CONFLICT, Some(true)))
+        );
+        assert_eq!(code("42601"), None);
+    }
+
+    #[test]
+    fn row_not_found_is_not_found_with_the_operation() {
+        let err = translate(sqlx::Error::RowNotFound, "read thing");
+        assert_eq!(err.code(), ErrorCode::NOT_FOUND);
+        assert_eq!(err.context_value("operation"), Some("read thing"));
+        assert!(std::error::Error::source(&err).is_some());
+    }
+}
