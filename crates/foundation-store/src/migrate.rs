@@ -67,10 +67,9 @@ pub(crate) async fn migrate(
             let current = sqlite_version(&mut tx).await?;
             if !check(current)? {
                 for m in SQLITE.iter().filter(|m| m.version > current) {
-                    sqlx::raw_sql(m.sql)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| translate(e, "apply migration"))?;
+                    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
+                        translate(e, "apply migration").with_context("version", m.version)
+                    })?;
                     sqlx::query(
                         "INSERT INTO foundation_schema_version (version, name) VALUES (?, ?)",
                     )
@@ -105,10 +104,9 @@ pub(crate) async fn migrate(
             let current = postgres_version(&mut tx).await?;
             if !check(current)? {
                 for m in POSTGRES.iter().filter(|m| m.version > current) {
-                    sqlx::raw_sql(m.sql)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| translate(e, "apply migration"))?;
+                    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
+                        translate(e, "apply migration").with_context("version", m.version)
+                    })?;
                     sqlx::query(
                         "INSERT INTO foundation_schema_version (version, name) VALUES ($1, $2)",
                     )

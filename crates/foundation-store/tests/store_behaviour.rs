@@ -113,3 +113,11 @@ async fn closed_store_is_unavailable_and_not_retryable(t: &Target) {
     assert_eq!(err.code(), ErrorCode::STORE_UNAVAILABLE);
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode() {
+    let t = Target::sqlite();
+    let store = t.options().open().await.unwrap();
+    assert_eq!(t.raw("PRAGMA journal_mode").await.as_deref(), Some("wal"));
+    store.close().await;
+}

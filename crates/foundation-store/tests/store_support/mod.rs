@@ -1,8 +1,6 @@
 //! Runs one test body against SQLite (a temp file) always and PostgreSQL (a private schema)
 //! when `FOUNDATION_TEST_POSTGRES_URL` is set.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 
 use foundation_store::{StoreOptions, StoreUrl};
