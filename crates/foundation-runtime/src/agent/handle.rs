@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
 use foundation_core::telemetry::TelemetryBus;
-use tokio::sync::{mpsc, watch};
+use parking_lot::Mutex;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, Sleep};
 
@@ -22,11 +23,15 @@ use super::{Agent, ExitReason, Reply, StopReason, reply};
 pub(crate) struct Shared {
     pub(crate) name: String,
     alive: AtomicBool,
-    /// Set before a stop request is sent on `ctrl`; until then the run loop may take a
-    /// queued message without polling `ctrl`.
+    /// Set once a stop is requested (after its reason is in `stop_reason`, before
+    /// `stop_signal` fires) or under way; until then the run loop may take a queued message
+    /// without polling `stop_signal`.
     stop_requested: AtomicBool,
     exit: watch::Sender<Option<ExitReason>>,
-    ctrl: mpsc::Sender<StopReason>,
+    /// The first requested stop's reason.
+    stop_reason: Mutex<Option<StopReason>>,
+    /// Wakes the run loop for a stop request (a stored permit if it is not waiting).
+    stop_signal: Notify,
     pub(crate) abort: OnceLock<AbortHandle>,
     pub(crate) stop_deadline: Duration,
     pub(crate) bus: TelemetryBus,
@@ -34,18 +39,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        name: String,
-        ctrl: mpsc::Sender<StopReason>,
-        stop_deadline: Duration,
-        bus: TelemetryBus,
-    ) -> Shared {
+    pub(crate) fn new(name: String, stop_deadline: Duration, bus: TelemetryBus) -> Shared {
         Shared {
             name,
             alive: AtomicBool::new(true),
             stop_requested: AtomicBool::new(false),
             exit: watch::Sender::new(None),
-            ctrl,
+            stop_reason: Mutex::new(None),
+            stop_signal: Notify::new(),
             abort: OnceLock::new(),
             stop_deadline,
             bus,
@@ -84,7 +85,7 @@ impl Shared {
         true
     }
 
-    /// Whether a stop was requested (its reason is on, or on its way to, `ctrl`) or is
+    /// Whether a stop was requested (its reason is stored, its signal sent or on its way) or is
     /// under way.
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop_requested.load(Ordering::Acquire)
@@ -93,6 +94,22 @@ impl Shared {
     /// Marks the agent as stopping: its mailbox is about to close.
     pub(crate) fn mark_stopping(&self) {
         self.stop_requested.store(true, Ordering::Release);
+    }
+
+    /// Asks the run loop to stop; the first request's reason wins.
+    fn request_stop(&self, reason: StopReason) {
+        self.stop_reason.lock().get_or_insert(reason);
+        self.mark_stopping();
+        self.stop_signal.notify_one();
+    }
+
+    /// Waits for a stop request and returns its reason.
+    pub(crate) async fn stop_requested_reason(&self) -> StopReason {
+        self.stop_signal.notified().await;
+        self.stop_reason
+            .lock()
+            .clone()
+            .unwrap_or(StopReason::Shutdown)
     }
 
     fn exit_reason(&self) -> Option<ExitReason> {
@@ -233,9 +250,8 @@ impl<A: Agent> AgentRef<A> {
         if let Some(done) = self.shared.exit_reason() {
             return done;
         }
-        // A full control channel means a stop is already under way; wait for it.
-        self.shared.mark_stopping();
-        let _ = self.shared.ctrl.try_send(reason.clone());
+        // If a stop is already under way its reason stands; wait for it.
+        self.shared.request_stop(reason.clone());
         match within(self.shared.stop_deadline, self.wait()).await {
             Some(exit) => exit,
             None => {

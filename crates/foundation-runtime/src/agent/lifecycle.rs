@@ -38,14 +38,13 @@ pub async fn spawn_on<A: Agent>(
         .with_context("agent", config.name.clone())
     })?;
     let (tx, rx) = mpsc::channel(config.mailbox_capacity);
-    let (ctrl_tx, ctrl_rx) = mpsc::channel(1);
-    let shared = Arc::new(Shared::new(config.name, ctrl_tx, config.stop_deadline, bus));
+    let shared = Arc::new(Shared::new(config.name, config.stop_deadline, bus));
     let myself = AgentRef {
         tx,
         shared: shared.clone(),
     };
     let (started_tx, started_rx) = oneshot::channel();
-    let task = runtime.spawn(run(agent, myself.clone(), rx, ctrl_rx, started_tx));
+    let task = runtime.spawn(run(agent, myself.clone(), rx, started_tx));
     let _ = shared.abort.set(task.abort_handle());
     // From here the handle owns the task: if this future is dropped, the task is aborted.
     let mut handle = AgentHandle::new(myself, task);
@@ -67,7 +66,6 @@ async fn run<A: Agent>(
     mut agent: A,
     myself: AgentRef<A>,
     mut mailbox: mpsc::Receiver<A::Msg>,
-    mut ctrl: mpsc::Receiver<StopReason>,
     started: oneshot::Sender<Result<(), Error>>,
 ) {
     let shared = myself.shared.clone();
@@ -123,7 +121,7 @@ async fn run<A: Agent>(
             break reason;
         }
         // Fast path: while no stop was requested, take a queued message without polling
-        // `ctrl` (nor an empty mailbox). The flag is set before a request is sent, so none is
+        // the stop signal (nor an empty mailbox). The flag is set before a request is sent, so none is
         // missed; a request racing this check counts as arriving just after the message.
         let queued = if shared.stop_requested() || mailbox.is_empty() {
             None
@@ -135,7 +133,7 @@ async fn run<A: Agent>(
             Some(None) => break StopReason::Normal,
             None => tokio::select! {
                 biased;
-                reason = ctrl.recv() => break reason.unwrap_or(StopReason::Shutdown),
+                reason = shared.stop_requested_reason() => break reason,
                 msg = mailbox.recv() => match msg {
                     Some(msg) => msg,
                     None => break StopReason::Normal,
