@@ -65,21 +65,13 @@ pub(crate) async fn migrate(
                 .await
                 .map_err(|e| translate(e, "begin migration"))?;
             let current = sqlite_version(&mut tx).await?;
-            if !check(current)? {
-                for m in SQLITE.iter().filter(|m| m.version > current) {
-                    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
-                        translate(e, "apply migration").with_context("version", m.version)
-                    })?;
-                    sqlx::query(
-                        "INSERT INTO foundation_schema_version (version, name) VALUES (?, ?)",
-                    )
-                    .bind(m.version)
-                    .bind(m.name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| translate(e, "record migration"))?;
-                }
-            }
+            apply::<sqlx::Sqlite>(
+                &mut tx,
+                SQLITE,
+                current,
+                "INSERT INTO foundation_schema_version (version, name) VALUES (?, ?)",
+            )
+            .await?;
             tx.commit()
                 .await
                 .map_err(|e| translate(e, "commit migration"))
@@ -102,26 +94,50 @@ pub(crate) async fn migrate(
                     .map_err(|e| translate(e, "create schema"))?;
             }
             let current = postgres_version(&mut tx).await?;
-            if !check(current)? {
-                for m in POSTGRES.iter().filter(|m| m.version > current) {
-                    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
-                        translate(e, "apply migration").with_context("version", m.version)
-                    })?;
-                    sqlx::query(
-                        "INSERT INTO foundation_schema_version (version, name) VALUES ($1, $2)",
-                    )
-                    .bind(m.version)
-                    .bind(m.name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| translate(e, "record migration"))?;
-                }
-            }
+            apply::<sqlx::Postgres>(
+                &mut tx,
+                POSTGRES,
+                current,
+                "INSERT INTO foundation_schema_version (version, name) VALUES ($1, $2)",
+            )
+            .await?;
             tx.commit()
                 .await
                 .map_err(|e| translate(e, "commit migration"))
         }
     }
+}
+
+/// Applies the migrations of `list` newer than `current` on `conn` (inside the caller's
+/// transaction), recording each with `record` (an insert of version and name).
+async fn apply<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    list: &[Migration],
+    current: i64,
+    record: &'static str,
+) -> Result<()>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if check(current)? {
+        return Ok(());
+    }
+    for m in list.iter().filter(|m| m.version > current) {
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| translate(e, "apply migration").with_context("version", m.version))?;
+        sqlx::query(record)
+            .bind(m.version)
+            .bind(m.name.to_owned())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| translate(e, "record migration"))?;
+    }
+    Ok(())
 }
 
 /// `Ok(true)` when `current` is up to date, `Ok(false)` when migrations are due, an error when
