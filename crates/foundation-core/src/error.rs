@@ -172,6 +172,26 @@ impl ErrorCode {
     pub const STORE_SCHEMA_TOO_NEW: ErrorCode = ErrorCode::new(3006, "store.schema_too_new", false);
     /// Any other failure reported by the database.
     pub const STORE_FAILED: ErrorCode = ErrorCode::new(3007, "store.failed", false);
+    /// A payload is larger than the store's configured limit; nothing was written.
+    pub const STORE_PAYLOAD_TOO_LARGE: ErrorCode =
+        ErrorCode::new(3008, "store.payload_too_large", false);
+
+    // ---- store; kind 1: task queue ----
+    /// The caller no longer holds the task's lease (it expired and the task was handed on, or
+    /// the task was cancelled); its heartbeat, completion or failure was not recorded.
+    pub const TASK_LEASE_LOST: ErrorCode = ErrorCode::new(3101, "store.task_lease_lost", false);
+    /// Another live task already holds the unique key; the context names the existing task.
+    pub const TASK_DUPLICATE: ErrorCode = ErrorCode::new(3102, "store.task_duplicate", false);
+
+    // ---- store; kind 2: event store ----
+    /// An append's expected stream version did not match; the context holds both versions.
+    pub const EVENT_WRONG_EXPECTED_VERSION: ErrorCode =
+        ErrorCode::new(3201, "store.event_wrong_expected_version", false);
+
+    // ---- store; kind 3: agent state ----
+    /// Another writer saved the key since this one loaded it (optimistic concurrency).
+    pub const STATE_VERSION_CONFLICT: ErrorCode =
+        ErrorCode::new(3301, "store.state_version_conflict", false);
 
     // ---- runtime (4xxx); kind 1: agents ----
     /// An agent's mailbox is full and a `cast` was refused.

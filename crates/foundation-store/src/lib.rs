@@ -31,10 +31,16 @@ mod backend;
 mod error;
 mod meta;
 mod migrate;
+mod payload;
+mod signal;
+mod sql;
+mod time;
 mod url;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use foundation_core::Clock;
 use foundation_core::error::{Error, Result};
 
 pub use backend::BackendKind;
@@ -42,6 +48,11 @@ pub use migrate::SCHEMA_VERSION;
 pub use url::{DEFAULT_URL, StoreUrl};
 
 use backend::Backend;
+use signal::Signals;
+use time::WallTime;
+
+/// The largest JSON payload accepted by default (task payloads, event data, agent state): 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 /// How to open a [`Store`]: the URL plus pool and timeout settings.
 #[derive(Debug, Clone)]
@@ -51,11 +62,14 @@ pub struct StoreOptions {
     busy_timeout: Duration,
     max_connections: u32,
     postgres_schema: Option<String>,
+    clock: Clock,
+    max_payload_bytes: usize,
 }
 
 impl StoreOptions {
     /// Options for `url` with the defaults: 5 s connect timeout, 5 s SQLite busy timeout,
-    /// 8 connections, PostgreSQL's default `search_path`.
+    /// 8 connections, PostgreSQL's default `search_path`, the system clock, payloads up to
+    /// [`DEFAULT_MAX_PAYLOAD_BYTES`].
     pub fn new(url: StoreUrl) -> StoreOptions {
         StoreOptions {
             url,
@@ -63,6 +77,8 @@ impl StoreOptions {
             busy_timeout: Duration::from_secs(5),
             max_connections: 8,
             postgres_schema: None,
+            clock: Clock::system(),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
         }
     }
 
@@ -91,7 +107,29 @@ impl StoreOptions {
         self
     }
 
+    /// The clock stored times follow (run-at, lease deadlines, timestamps): the system time at
+    /// open, moved forward by this clock. Tests pass a
+    /// [`ManualClock`](foundation_core::ManualClock)'s clock to move time by hand.
+    pub fn clock(mut self, clock: Clock) -> StoreOptions {
+        self.clock = clock;
+        self
+    }
+
+    /// The largest JSON payload (task payload, event data or metadata, agent state) accepted,
+    /// in bytes of its JSON text; larger ones get `STORE_PAYLOAD_TOO_LARGE` and nothing is
+    /// written.
+    pub fn max_payload_bytes(mut self, max: usize) -> StoreOptions {
+        self.max_payload_bytes = max;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
+        if self.max_payload_bytes == 0 {
+            return Err(Error::invalid_config(
+                "max_payload_bytes",
+                "must be at least 1",
+            ));
+        }
         if self.connect_timeout.is_zero() {
             return Err(Error::invalid_config(
                 "connect_timeout",
@@ -138,7 +176,14 @@ impl StoreOptions {
             backend.close().await;
             return Err(err);
         }
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            shared: Arc::new(Shared {
+                wall: WallTime::new(self.clock),
+                signals: Arc::new(Signals::default()),
+                max_payload_bytes: self.max_payload_bytes,
+            }),
+        })
     }
 }
 
@@ -146,6 +191,15 @@ impl StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one store share besides the pool.
+#[derive(Debug)]
+struct Shared {
+    wall: WallTime,
+    signals: Arc<Signals>,
+    max_payload_bytes: usize,
 }
 
 impl Store {
@@ -174,6 +228,28 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned. Later calls fail with
     /// `STORE_UNAVAILABLE` (not retryable).
     pub async fn close(&self) {
+        self.shared.signals.stop();
         self.backend.close().await;
+    }
+
+    /// The store's current time in milliseconds since the Unix epoch (see
+    /// [`StoreOptions::clock`]).
+    pub fn now_ms(&self) -> i64 {
+        self.shared.wall.now_ms()
+    }
+
+    /// A receiver woken after every committed write that signals `topic`, in this process or
+    /// (PostgreSQL) on any node.
+    pub(crate) fn wake_on(&self, topic: &str) -> tokio::sync::watch::Receiver<u64> {
+        if let Backend::Postgres(pool) = &self.backend {
+            self.shared.signals.listen_postgres(pool);
+        }
+        self.shared.signals.subscribe(topic)
+    }
+
+    /// Wakes this process's waiters on `topic` (call after the write committed; on PostgreSQL
+    /// the transaction also sent `pg_notify`, see [`signal`]).
+    pub(crate) fn wake(&self, topic: &str) {
+        self.shared.signals.notify(topic);
     }
 }

@@ -23,20 +23,54 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "base",
-    sql: include_str!("../migrations/sqlite/0001_base.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "base",
+        sql: include_str!("../migrations/sqlite/0001_base.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "queue",
+        sql: include_str!("../migrations/sqlite/0002_queue.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "events",
+        sql: include_str!("../migrations/sqlite/0003_events.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "agent_state",
+        sql: include_str!("../migrations/sqlite/0004_agent_state.sql"),
+    },
+];
 
-const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "base",
-    sql: include_str!("../migrations/postgres/0001_base.sql"),
-}];
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "base",
+        sql: include_str!("../migrations/postgres/0001_base.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "queue",
+        sql: include_str!("../migrations/postgres/0002_queue.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "events",
+        sql: include_str!("../migrations/postgres/0003_events.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "agent_state",
+        sql: include_str!("../migrations/postgres/0004_agent_state.sql"),
+    },
+];
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Brings the schema up to [`SCHEMA_VERSION`]; see the module docs.
 pub(crate) async fn migrate(

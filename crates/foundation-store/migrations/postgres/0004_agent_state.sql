@@ -1,0 +1,7 @@
+-- Persistent agent state: one row per key, with a version for optimistic concurrency.
+CREATE TABLE foundation_agent_state (
+    key        TEXT PRIMARY KEY,
+    version    BIGINT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

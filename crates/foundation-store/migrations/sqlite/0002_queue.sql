@@ -1,0 +1,58 @@
+-- The durable task queue: declared queues, tasks, every failed attempt, recurring schedules.
+-- Times are milliseconds since the Unix epoch.
+CREATE TABLE foundation_queues (
+    name        TEXT PRIMARY KEY,
+    paused      INTEGER NOT NULL DEFAULT 0,
+    concurrency INTEGER,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE foundation_tasks (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue            TEXT NOT NULL REFERENCES foundation_queues (name),
+    state            TEXT NOT NULL,
+    priority         INTEGER NOT NULL,
+    payload          TEXT NOT NULL,
+    run_at           INTEGER NOT NULL,
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    timeout_ms       INTEGER,
+    backoff          TEXT NOT NULL,
+    unique_key       TEXT,
+    tags             TEXT NOT NULL,
+    trace_context    TEXT,
+    lease_token      TEXT,
+    lease_owner      TEXT,
+    lease_expires_at INTEGER,
+    enqueued_at      INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER
+);
+
+-- At most one live (available or running) task per queue and unique key.
+CREATE UNIQUE INDEX foundation_tasks_unique_live
+    ON foundation_tasks (queue, unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('available', 'running');
+CREATE INDEX foundation_tasks_fetch
+    ON foundation_tasks (queue, priority, run_at, id) WHERE state = 'available';
+CREATE INDEX foundation_tasks_leases
+    ON foundation_tasks (queue, lease_expires_at) WHERE state = 'running';
+CREATE INDEX foundation_tasks_finished
+    ON foundation_tasks (state, finished_at);
+
+CREATE TABLE foundation_task_attempts (
+    task_id     INTEGER NOT NULL REFERENCES foundation_tasks (id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,
+    error       TEXT NOT NULL,
+    worker      TEXT,
+    failed_at   INTEGER NOT NULL,
+    PRIMARY KEY (task_id, attempt)
+);
+
+CREATE TABLE foundation_cron (
+    name        TEXT PRIMARY KEY,
+    queue       TEXT NOT NULL REFERENCES foundation_queues (name),
+    schedule    TEXT NOT NULL,
+    template    TEXT NOT NULL,
+    next_run_at INTEGER NOT NULL
+);

@@ -1,0 +1,1 @@
+-- The event store: streams, events with a gapless global position, subscription checkpoints.
