@@ -32,6 +32,7 @@ mod error;
 mod meta;
 mod migrate;
 mod payload;
+mod queue;
 mod signal;
 mod sql;
 mod time;
@@ -45,6 +46,11 @@ use foundation_core::error::{Error, Result};
 
 pub use backend::BackendKind;
 pub use migrate::SCHEMA_VERSION;
+pub use queue::{
+    AttemptError, Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, Lease,
+    LeasedTask, MAX_ATTEMPTS, MAX_NAME_LEN, MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT, NewTask,
+    QueueInfo, QueueSettings, QueueStats, Task, TaskDetails, TaskId, TaskQueue, TaskState, Waiter,
+};
 pub use url::{DEFAULT_URL, StoreUrl};
 
 use backend::Backend;

@@ -93,6 +93,26 @@ impl Drop for Signals {
     }
 }
 
+/// Inside a write transaction `$tx` (a `&mut Transaction`), sends `$topic` to other nodes with
+/// `pg_notify` when the backend is PostgreSQL (delivered on commit); a no-op on SQLite. Evaluates
+/// to `Result<(), sqlx::Error>`.
+macro_rules! pg_notify {
+    ($tx:expr, $dialect:expr, $topic:expr) => {
+        async {
+            if $dialect.postgres {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind($crate::signal::CHANNEL)
+                    .bind($topic)
+                    .execute(&mut **$tx)
+                    .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
+
+pub(crate) use pg_notify;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,3 +65,41 @@ macro_rules! with_pool {
 }
 
 pub(crate) use with_pool;
+
+/// Typed column reads that work on rows of either backend, with sqlx errors translated.
+pub(crate) trait Columns {
+    /// An `INTEGER` / `BIGINT` column.
+    fn int(&self, column: &str) -> foundation_core::error::Result<i64>;
+    /// A nullable `INTEGER` / `BIGINT` column.
+    fn opt_int(&self, column: &str) -> foundation_core::error::Result<Option<i64>>;
+    /// A `TEXT` column.
+    fn text(&self, column: &str) -> foundation_core::error::Result<String>;
+    /// A nullable `TEXT` column.
+    fn opt_text(&self, column: &str) -> foundation_core::error::Result<Option<String>>;
+}
+
+macro_rules! impl_columns {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn int(&self, column: &str) -> foundation_core::error::Result<i64> {
+                sqlx::Row::try_get(self, column)
+                    .map_err(|e| crate::error::translate(e, "read column"))
+            }
+            fn opt_int(&self, column: &str) -> foundation_core::error::Result<Option<i64>> {
+                sqlx::Row::try_get(self, column)
+                    .map_err(|e| crate::error::translate(e, "read column"))
+            }
+            fn text(&self, column: &str) -> foundation_core::error::Result<String> {
+                sqlx::Row::try_get(self, column)
+                    .map_err(|e| crate::error::translate(e, "read column"))
+            }
+            fn opt_text(&self, column: &str) -> foundation_core::error::Result<Option<String>> {
+                sqlx::Row::try_get(self, column)
+                    .map_err(|e| crate::error::translate(e, "read column"))
+            }
+        }
+    };
+}
+
+impl_columns!(sqlx::sqlite::SqliteRow);
+impl_columns!(sqlx::postgres::PgRow);

@@ -29,10 +29,11 @@ CREATE TABLE foundation_tasks (
     finished_at      INTEGER
 );
 
--- At most one live (available or running) task per queue and unique key.
-CREATE UNIQUE INDEX foundation_tasks_unique_live
+-- At most one task per queue and unique key that is waiting, running or completed (until the
+-- completed one is pruned); a cancelled or dead task frees its key.
+CREATE UNIQUE INDEX foundation_tasks_unique
     ON foundation_tasks (queue, unique_key)
-    WHERE unique_key IS NOT NULL AND state IN ('available', 'running');
+    WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'completed');
 CREATE INDEX foundation_tasks_fetch
     ON foundation_tasks (queue, priority, run_at, id) WHERE state = 'available';
 CREATE INDEX foundation_tasks_leases
@@ -40,14 +41,16 @@ CREATE INDEX foundation_tasks_leases
 CREATE INDEX foundation_tasks_finished
     ON foundation_tasks (state, finished_at);
 
+-- Every failed attempt of a task, kept across requeues until the task is pruned or discarded.
 CREATE TABLE foundation_task_attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id     INTEGER NOT NULL REFERENCES foundation_tasks (id) ON DELETE CASCADE,
     attempt     INTEGER NOT NULL,
     error       TEXT NOT NULL,
     worker      TEXT,
-    failed_at   INTEGER NOT NULL,
-    PRIMARY KEY (task_id, attempt)
+    failed_at   INTEGER NOT NULL
 );
+CREATE INDEX foundation_task_attempts_task ON foundation_task_attempts (task_id, id);
 
 CREATE TABLE foundation_cron (
     name        TEXT PRIMARY KEY,

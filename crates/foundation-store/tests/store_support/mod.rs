@@ -1,6 +1,9 @@
 //! Runs one test body against SQLite (a temp file) always and PostgreSQL (a private schema)
 //! when `FOUNDATION_TEST_POSTGRES_URL` is set.
 
+// Each test file uses only part of this support module.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use foundation_store::{StoreOptions, StoreUrl};
