@@ -9,3 +9,4 @@ mod panic;
 pub mod registry;
 pub mod supervisor;
 pub mod task;
+pub mod worker;

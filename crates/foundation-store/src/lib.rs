@@ -48,8 +48,9 @@ pub use backend::BackendKind;
 pub use migrate::SCHEMA_VERSION;
 pub use queue::{
     AttemptError, Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, Lease,
-    LeasedTask, MAX_ATTEMPTS, MAX_NAME_LEN, MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT, NewTask,
-    QueueInfo, QueueSettings, QueueStats, Task, TaskDetails, TaskId, TaskQueue, TaskState, Waiter,
+    LeasedTask, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_ERROR_LEN, MAX_FETCH, MAX_LIST, MAX_NAME_LEN,
+    MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT, NewTask, QueueInfo, QueueSettings, QueueStats, Task,
+    TaskDetails, TaskId, TaskQueue, TaskState, Waiter,
 };
 pub use url::{DEFAULT_URL, StoreUrl};
 

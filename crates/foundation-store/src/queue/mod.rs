@@ -64,9 +64,9 @@ mod stats;
 mod task;
 
 pub use cron::CronSchedule;
-pub use dead_letter::DeadLetterFilter;
-pub use lease::{Failure, FailureOutcome};
-pub use queues::{QueueInfo, QueueSettings};
+pub use dead_letter::{DeadLetterFilter, MAX_LIST};
+pub use lease::{Failure, FailureOutcome, MAX_ERROR_LEN, MAX_FETCH};
+pub use queues::{MAX_CONCURRENCY, QueueInfo, QueueSettings};
 pub use stats::QueueStats;
 pub use task::{
     AttemptError, Backoff, Lease, LeasedTask, MAX_ATTEMPTS, MAX_NAME_LEN, MAX_PRIORITY, MAX_TAGS,

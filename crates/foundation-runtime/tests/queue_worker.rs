@@ -1,0 +1,477 @@
+//! Queue workers against a real store: SQLite always, PostgreSQL when
+//! `FOUNDATION_TEST_POSTGRES_URL` is set. Time is real here (the store does real I/O), so every
+//! wait is for an event the worker causes, bounded by a generous hang guard.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use foundation_core::error::{Error, ErrorCode};
+use foundation_protect::protection::Protection;
+use foundation_protect::retry::{Backoff as RetryBackoff, RetryConfig};
+use foundation_runtime::agent::StopReason;
+use foundation_runtime::agent::{AgentConfig, spawn};
+use foundation_runtime::supervisor::{SupervisorSpec, start as start_supervisor};
+use foundation_runtime::worker::{QueueWorker, WorkerConfig, WorkerMsg, handler_fn};
+use foundation_store::{Backoff, NewTask, QueueSettings, Store, StoreOptions, StoreUrl, TaskState};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+const GUARD: Duration = Duration::from_secs(20);
+
+/// A fresh store: a temp SQLite file, or a private PostgreSQL schema.
+struct Backend {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Backend {
+    async fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StoreUrl::Sqlite {
+            path: dir.path().join("w.db"),
+            read_only: false,
+        };
+        let store = StoreOptions::new(url).open().await.unwrap();
+        Backend::declare(Backend {
+            store,
+            _dir: Some(dir),
+            pg: None,
+        })
+        .await
+    }
+
+    async fn postgres() -> Option<Backend> {
+        let Ok(url) = std::env::var("FOUNDATION_TEST_POSTGRES_URL") else {
+            eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: the PostgreSQL half is skipped");
+            return None;
+        };
+        let schema = format!("fw_test_{:016x}", rand::random::<u64>());
+        let store = StoreOptions::new(StoreUrl::parse(&url).unwrap())
+            .postgres_schema(schema.clone())
+            .open()
+            .await
+            .unwrap();
+        Some(
+            Backend::declare(Backend {
+                store,
+                _dir: None,
+                pg: Some((url, schema)),
+            })
+            .await,
+        )
+    }
+
+    async fn declare(b: Backend) -> Backend {
+        b.store
+            .tasks()
+            .declare("jobs", QueueSettings::default())
+            .await
+            .unwrap();
+        b
+    }
+
+    async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((url, schema)) = self.pg {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let b = super::Backend::sqlite().await;
+                    super::$name(&b.store).await;
+                    b.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(b) = super::Backend::postgres().await else { return };
+                    super::$name(&b.store).await;
+                    b.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_backend!(
+    runs_every_task_once_and_completes_it,
+    errors_retry_then_dead_letter_with_each_attempts_error,
+    non_retryable_errors_panics_and_timeouts_are_failures,
+    the_protection_retries_within_one_attempt,
+    a_wake_up_starts_work_without_waiting_for_the_poll,
+    stopping_returns_leases_of_unfinished_tasks,
+    a_lost_lease_drops_the_work,
+    a_supervised_worker_runs_and_an_unknown_queue_fails_its_start,
+);
+
+fn config() -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        poll_interval: Duration::from_millis(20),
+        shutdown_grace: Duration::from_secs(5),
+        ..WorkerConfig::new("jobs")
+    }
+}
+
+fn quick_retry() -> Backoff {
+    Backoff::Fixed {
+        delay: Duration::ZERO,
+    }
+}
+
+async fn recv<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(GUARD, rx.recv())
+        .await
+        .expect("the worker did not get there in time")
+        .expect("channel open")
+}
+
+async fn runs_every_task_once_and_completes_it(store: &Store) {
+    let tasks = store.tasks();
+    let ids = tasks
+        .enqueue_batch(
+            (0..20)
+                .map(|i| NewTask::new("jobs", json!({"i": i})))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        config(),
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(task.id).unwrap();
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        seen.push(recv(&mut rx).await);
+    }
+    handle.stop(StopReason::Normal).await;
+    seen.sort_unstable();
+    assert_eq!(seen, ids);
+    for id in ids {
+        assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Completed);
+    }
+    assert!(rx.try_recv().is_err(), "no task ran twice");
+}
+
+async fn errors_retry_then_dead_letter_with_each_attempts_error(store: &Store) {
+    let tasks = store.tasks();
+    let id = tasks
+        .enqueue(
+            NewTask::new("jobs", json!({}))
+                .max_attempts(3)
+                .backoff(quick_retry()),
+        )
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        config(),
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(task.attempt).unwrap();
+                Err(Error::new(
+                    ErrorCode::UNAVAILABLE,
+                    format!("down on attempt {}", task.attempt),
+                ))
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    for attempt in 1..=3 {
+        assert_eq!(recv(&mut rx).await, attempt);
+    }
+    let status = handle
+        .call(WorkerMsg::Status, Duration::from_secs(5))
+        .await
+        .unwrap();
+    handle.stop(StopReason::Normal).await;
+    let details = tasks.details(id).await.unwrap();
+    assert_eq!(details.task.state, TaskState::Dead);
+    assert_eq!(details.errors.len(), 3);
+    assert!(details.errors[2].error.contains("down on attempt 3"));
+    assert_eq!(details.errors[0].worker.as_deref(), Some("jobs-worker"));
+    // The status may be read before the last failure was recorded.
+    assert!(status.retried <= 2 && status.dead <= 1, "{status:?}");
+}
+
+async fn non_retryable_errors_panics_and_timeouts_are_failures(store: &Store) {
+    let tasks = store.tasks();
+    let fatal = tasks
+        .enqueue(NewTask::new("jobs", json!({"kind": "fatal"})).max_attempts(5))
+        .await
+        .unwrap();
+    let panics = tasks
+        .enqueue(NewTask::new("jobs", json!({"kind": "panic"})).max_attempts(1))
+        .await
+        .unwrap();
+    let slow = tasks
+        .enqueue(
+            NewTask::new("jobs", json!({"kind": "slow"}))
+                .max_attempts(1)
+                .timeout(Duration::from_millis(50)),
+        )
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        config(),
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(()).unwrap();
+                match task.payload["kind"].as_str() {
+                    Some("fatal") => Err(Error::invalid_input("to", "no such address")),
+                    Some("panic") => panic!("boom in the handler"),
+                    _ => std::future::pending().await,
+                }
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    for _ in 0..3 {
+        recv(&mut rx).await;
+    }
+    // Each reaches the dead-letter queue after exactly one attempt.
+    for (id, words) in [
+        (fatal, "no such address"),
+        (panics, "panicked: boom in the handler"),
+        (slow, "timeout"),
+    ] {
+        let details = loop {
+            let details = tasks.details(id).await.unwrap();
+            if details.task.state == TaskState::Dead {
+                break details;
+            }
+            tokio::time::timeout(GUARD, tasks.waiter("jobs").wait(Duration::from_millis(20)))
+                .await
+                .unwrap();
+        };
+        assert_eq!(details.errors.len(), 1, "{id}");
+        assert!(details.errors[0].error.contains(words), "{details:?}");
+    }
+    handle.stop(StopReason::Normal).await;
+    assert!(rx.try_recv().is_err(), "none was retried");
+}
+
+async fn the_protection_retries_within_one_attempt(store: &Store) {
+    let tasks = store.tasks();
+    let id = tasks
+        .enqueue(NewTask::new("jobs", json!({})).max_attempts(1))
+        .await
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let counter = calls.clone();
+    let protection = Protection::builder("jobs")
+        .retry(RetryConfig {
+            max_attempts: 3,
+            backoff: RetryBackoff::Constant {
+                delay: Duration::from_millis(1),
+            },
+            ..RetryConfig::default()
+        })
+        .build()
+        .unwrap();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        config(),
+        handler_fn(move |_task| {
+            let counter = counter.clone();
+            let tx = tx.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return Err(Error::new(ErrorCode::NETWORK, "connection reset"));
+                }
+                tx.send(()).unwrap();
+                Ok(())
+            }
+        }),
+    )
+    .unwrap()
+    .protection(protection);
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    recv(&mut rx).await;
+    handle.stop(StopReason::Normal).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let task = tasks.task(id).await.unwrap();
+    assert_eq!((task.state, task.attempt), (TaskState::Completed, 1));
+}
+
+async fn a_wake_up_starts_work_without_waiting_for_the_poll(store: &Store) {
+    let tasks = store.tasks();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        WorkerConfig {
+            // Polling alone would take an hour: only the wake-up can start the task in time.
+            poll_interval: Duration::from_secs(3_600),
+            drive_cron: false,
+            ..config()
+        },
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(task.id).unwrap();
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    // Let the worker find the queue empty and go to sleep first.
+    handle
+        .call(WorkerMsg::Status, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let id = tasks
+        .enqueue(NewTask::new("jobs", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut rx).await, id);
+    handle.stop(StopReason::Normal).await;
+}
+
+async fn stopping_returns_leases_of_unfinished_tasks(store: &Store) {
+    let tasks = store.tasks();
+    let id = tasks
+        .enqueue(NewTask::new("jobs", json!({})).max_attempts(1))
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        WorkerConfig {
+            shutdown_grace: Duration::from_millis(50),
+            ..config()
+        },
+        handler_fn(move |_task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(()).unwrap();
+                std::future::pending().await
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    recv(&mut rx).await;
+    handle.stop(StopReason::Normal).await;
+    let task = tasks.task(id).await.unwrap();
+    assert_eq!((task.state, task.attempt), (TaskState::Available, 0));
+    assert_eq!(task.lease_owner, None);
+}
+
+/// Sends on drop: proves the handler's future was dropped.
+struct Dropped(mpsc::UnboundedSender<&'static str>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        let _ = self.0.send("dropped");
+    }
+}
+
+async fn a_lost_lease_drops_the_work(store: &Store) {
+    let tasks = store.tasks();
+    let id = tasks
+        .enqueue(NewTask::new("jobs", json!({})))
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        WorkerConfig {
+            lease: Duration::from_secs(10),
+            heartbeat: Duration::from_millis(20),
+            ..config()
+        },
+        handler_fn(move |_task| {
+            let tx = tx.clone();
+            async move {
+                let _guard = Dropped(tx.clone());
+                tx.send("started").unwrap();
+                std::future::pending().await
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    assert_eq!(recv(&mut rx).await, "started");
+    assert_eq!(tasks.cancel(id).await.unwrap(), TaskState::Cancelled);
+    assert_eq!(recv(&mut rx).await, "dropped");
+    let status = handle
+        .call(WorkerMsg::Status, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(status.lost, 1);
+    handle.stop(StopReason::Normal).await;
+    assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Cancelled);
+}
+
+async fn a_supervised_worker_runs_and_an_unknown_queue_fails_its_start(store: &Store) {
+    let tasks = store.tasks();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let handler = handler_fn(move |task| {
+        let tx = tx.clone();
+        async move {
+            tx.send(task.id).unwrap();
+            Ok(())
+        }
+    });
+    let spec = SupervisorSpec::new("workers").child(
+        QueueWorker::child(
+            "jobs-worker",
+            tasks.clone(),
+            config(),
+            handler.clone(),
+            None,
+        )
+        .unwrap(),
+    );
+    let supervisor = start_supervisor(spec).await.unwrap();
+    let id = tasks
+        .enqueue(NewTask::new("jobs", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut rx).await, id);
+    supervisor.shutdown().await;
+
+    let err = spawn(
+        QueueWorker::new(tasks.clone(), WorkerConfig::new("nowhere"), handler).unwrap(),
+        AgentConfig::named("w"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("nowhere"), "{err}");
+}
