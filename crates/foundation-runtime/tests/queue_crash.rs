@@ -1,0 +1,226 @@
+//! Crash test with real processes: a child process enqueues (with unique keys) and works the
+//! queue while this test `kill -9`s it at random points, several times, on SQLite and on
+//! PostgreSQL. Afterwards every enqueue the child was told succeeded is there exactly once and
+//! gets completed.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use foundation_core::error::ErrorCode;
+use foundation_runtime::agent::{AgentConfig, StopReason, spawn};
+use foundation_runtime::worker::{QueueWorker, WorkerConfig, handler_fn};
+use foundation_store::{NewTask, QueueSettings, Store, StoreOptions, StoreUrl};
+use serde_json::json;
+
+const URL_ENV: &str = "FOUNDATION_CRASH_CHILD_URL";
+const SCHEMA_ENV: &str = "FOUNDATION_CRASH_CHILD_SCHEMA";
+const START_ENV: &str = "FOUNDATION_CRASH_CHILD_START";
+const ROUNDS: usize = 4;
+
+async fn open(url: &str, schema: Option<&str>) -> Store {
+    let mut options = StoreOptions::new(StoreUrl::parse(url).unwrap());
+    if let Some(schema) = schema {
+        options = options.postgres_schema(schema);
+    }
+    options.open().await.unwrap()
+}
+
+fn worker_config() -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        lease: Duration::from_millis(600),
+        heartbeat: Duration::from_millis(150),
+        poll_interval: Duration::from_millis(50),
+        ..WorkerConfig::new("crash")
+    }
+}
+
+/// The child: run only when the parent sets the environment. Enqueues task `n` with unique key
+/// `k{n}` from START upwards, printing `ACK n` once the enqueue is acknowledged, while a worker
+/// completes tasks; it runs until killed.
+#[test]
+#[ignore = "run as a child process by the crash tests"]
+fn crash_child() {
+    let Ok(url) = std::env::var(URL_ENV) else {
+        return;
+    };
+    let schema = std::env::var(SCHEMA_ENV).ok();
+    let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let store = open(&url, schema.as_deref()).await;
+        let tasks = store.tasks();
+        tasks
+            .declare("crash", QueueSettings::default())
+            .await
+            .unwrap();
+        let worker = QueueWorker::new(
+            tasks.clone(),
+            worker_config(),
+            handler_fn(|_task| async {
+                tokio::time::sleep(Duration::from_millis(rand::random_range(0..5))).await;
+                Ok(())
+            }),
+        )
+        .unwrap();
+        let _worker = spawn(worker, AgentConfig::named("crash-worker"))
+            .await
+            .unwrap();
+        for n in start.. {
+            let task = NewTask::new("crash", json!({"n": n})).unique_key(format!("k{n}"));
+            match tasks.enqueue(task).await {
+                Ok(_) => {}
+                // Committed just before the previous child was killed: acknowledged now.
+                Err(e) if e.code() == ErrorCode::TASK_DUPLICATE => {}
+                Err(e) => panic!("enqueue {n}: {e}"),
+            }
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "ACK {n}").unwrap();
+            out.flush().unwrap();
+        }
+    });
+}
+
+/// Runs and kills the child `ROUNDS` times; returns the highest acknowledged `n`.
+fn run_and_kill(url: &str, schema: Option<&str>) -> u64 {
+    let mut next = 0u64;
+    for _ in 0..ROUNDS {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(URL_ENV, url)
+            .env(START_ENV, next.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(schema) = schema {
+            command.env(SCHEMA_ENV, schema);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let kill_after = rand::random_range(20..120);
+        let mut acked = 0;
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("ACK ") {
+                next = n.parse::<u64>().unwrap() + 1;
+                acked += 1;
+                if acked == kill_after {
+                    break;
+                }
+            }
+        }
+        assert_eq!(acked, kill_after, "the child stopped acknowledging early");
+        child.kill().unwrap(); // SIGKILL: no destructors, no flush, no graceful anything.
+        child.wait().unwrap();
+    }
+    next
+}
+
+/// After the kills: drains the queue in this process and checks every acknowledged key.
+async fn check(store: &Store, acked: u64) {
+    let tasks = store.tasks();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        worker_config(),
+        handler_fn(|_task| async { Ok(()) }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("drain")).await.unwrap();
+    let mut waiter = tasks.waiter("crash");
+    loop {
+        let stats = tasks.stats("crash").await.unwrap();
+        if stats.available + stats.scheduled + stats.running == 0 {
+            assert_eq!(stats.dead, 0, "{stats:?}");
+            break;
+        }
+        // Leases of killed workers run out after 600 ms; look again on each wake-up or poll.
+        waiter.wait(Duration::from_millis(100)).await;
+    }
+    handle.stop(StopReason::Normal).await;
+    let done = tasks.stats("crash").await.unwrap().completed;
+    // Each round may have committed one enqueue it never acknowledged.
+    assert!(
+        done >= acked && done <= acked + ROUNDS as u64,
+        "completed {done}, acknowledged {acked}"
+    );
+}
+
+/// The number of tasks with the key `k{n}` for each acknowledged n, and any key seen twice.
+async fn keys_once(url: &str, schema: Option<&str>, acked: u64) {
+    use sqlx::Connection;
+    let sql = "SELECT unique_key FROM foundation_tasks WHERE state = 'completed'";
+    let keys: Vec<String> = if let Some(schema) = schema {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(&format!("SET search_path TO {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for key in &keys {
+        assert!(seen.insert(key.clone()), "key {key} completed twice");
+    }
+    for n in 0..acked {
+        assert!(
+            seen.contains(&format!("k{n}")),
+            "acknowledged task {n} lost"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_kill_9_loses_no_acknowledged_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let acked = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || run_and_kill(&url, None)
+    })
+    .await
+    .unwrap();
+    let store = open(&url, None).await;
+    check(&store, acked).await;
+    store.close().await;
+    keys_once(&url, None, acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_kill_9_loses_no_acknowledged_task() {
+    let Ok(url) = std::env::var("FOUNDATION_TEST_POSTGRES_URL") else {
+        eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: the PostgreSQL crash test is skipped");
+        return;
+    };
+    let schema = format!("fc_test_{:016x}", rand::random::<u64>());
+    let acked = tokio::task::spawn_blocking({
+        let (url, schema) = (url.clone(), schema.clone());
+        move || run_and_kill(&url, Some(&schema))
+    })
+    .await
+    .unwrap();
+    let store = open(&url, Some(&schema)).await;
+    check(&store, acked).await;
+    store.close().await;
+    keys_once(&url, Some(&schema), acked).await;
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
