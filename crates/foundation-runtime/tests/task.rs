@@ -67,7 +67,7 @@ async fn live_count_returns_to_zero_after_100_000_tasks() {
     for handle in handles {
         sum += handle.await.unwrap();
     }
-    assert_eq!(sum, (0..100_000u64).sum());
+    assert_eq!(sum, (0..100_000u64).sum::<u64>());
     assert_eq!(tasks.live(), 0);
     let report = tasks.shutdown(Duration::from_secs(5)).await;
     assert!(report.aborted.is_empty());
