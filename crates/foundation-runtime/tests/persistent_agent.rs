@@ -7,10 +7,12 @@ mod persistent_support;
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
+use foundation_core::telemetry::TelemetryBus;
 use foundation_runtime::agent::{
     AgentConfig, AgentHandle, Context, ExitReason, Reply, StopReason, spawn,
 };
 use foundation_runtime::persistent::{Persistent, PersistentAgent};
+use foundation_runtime::supervisor::{self, ChildSpec, SupervisorSpec};
 use foundation_store::{StateStore, Store};
 use persistent_support::Target;
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,7 @@ on_each_backend!(
     start_and_stop_hooks_changes_are_saved,
     a_stored_state_of_the_wrong_shape_fails_the_start,
     a_bad_key_fails_the_start,
+    a_supervisor_restarts_a_conflicting_agent_which_reloads,
 );
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -357,5 +360,47 @@ async fn a_bad_key_fails_the_start(t: &Target) {
         assert_eq!(cause.code(), ErrorCode::INVALID_INPUT);
         assert_eq!(cause.context_value("field"), Some("key"));
     }
+    store.close().await;
+}
+
+async fn a_supervisor_restarts_a_conflicting_agent_which_reloads(t: &Target) {
+    let store = t.options().open().await.unwrap();
+    let states = store.agent_state();
+    let factory_states = states.clone();
+    let spec = SupervisorSpec::new("app").child(ChildSpec::agent(
+        "counter",
+        move || {
+            Persistent::new(
+                Counter {
+                    key: "c".to_owned(),
+                },
+                factory_states.clone(),
+            )
+        },
+        AgentConfig::named("counter"),
+    ));
+    let bus = TelemetryBus::new();
+    let mut restarts = bus.subscribe_prefix("foundation.supervisor.child_restarted", 16);
+    let sup = supervisor::start_on(spec, bus).await.unwrap();
+    let counter = sup.child::<Persistent<Counter>>("counter").unwrap();
+    assert_eq!(counter.call(|r| Msg::Add(1, r), WAIT).await.unwrap(), 1);
+
+    // Another writer moves the state on behind the agent's back.
+    states
+        .save("c", Some(1), &json!({"total": 100, "notes": ["elsewhere"]}))
+        .await
+        .unwrap();
+    let err = counter.call(|r| Msg::Add(1, r), WAIT).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SHUTDOWN);
+    restarts.recv().await.unwrap();
+
+    // The restarted instance loaded the other writer's state and carries on from it.
+    let counter = sup.child::<Persistent<Counter>>("counter").unwrap();
+    assert_eq!(counter.call(|r| Msg::Add(1, r), WAIT).await.unwrap(), 101);
+    sup.shutdown().await;
+    assert_eq!(
+        stored(&states, "c").await,
+        Some((3, json!({"total": 101, "notes": ["elsewhere"]})))
+    );
     store.close().await;
 }
