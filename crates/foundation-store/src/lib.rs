@@ -12,6 +12,9 @@
 //! The base schema holds the schema-version ledger and a small key/value table for store-wide
 //! metadata ([`Store::meta`], [`Store::put_meta`], [`Store::insert_meta`]).
 //!
+//! Persistent agents keep their state in [`Store::agent_state`]: one JSON value per key with a
+//! version, saved by compare-and-set so that two writers cannot silently overwrite each other.
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use foundation_store::{BackendKind, Store};
@@ -35,6 +38,7 @@ mod payload;
 mod queue;
 mod signal;
 mod sql;
+mod state;
 mod time;
 mod url;
 
@@ -52,6 +56,7 @@ pub use queue::{
     MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT, NewTask, QueueInfo, QueueSettings, QueueStats, Task,
     TaskDetails, TaskId, TaskQueue, TaskState, Waiter,
 };
+pub use state::{MAX_STATE_KEY_LEN, StateStore, Versioned};
 pub use url::{DEFAULT_URL, StoreUrl};
 
 use backend::Backend;
