@@ -12,6 +12,10 @@
 //! The base schema holds the schema-version ledger and a small key/value table for store-wide
 //! metadata ([`Store::meta`], [`Store::put_meta`], [`Store::insert_meta`]).
 //!
+//! [`Store::events`] is the event store: append-only streams with optimistic concurrency, a
+//! gapless global position, queries, catch-up and persistent subscriptions, upcasters and
+//! retention (see [`EventStore`]).
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use foundation_store::{BackendKind, Store};
@@ -29,6 +33,7 @@
 
 mod backend;
 mod error;
+mod events;
 mod meta;
 mod migrate;
 mod payload;
@@ -44,6 +49,10 @@ use foundation_core::Clock;
 use foundation_core::error::{Error, Result};
 
 pub use backend::BackendKind;
+pub use events::{
+    AppendResult, CatchUpSubscription, Direction, EventQuery, EventStore, ExpectedVersion,
+    MAX_NAME_LEN, MAX_READ_LIMIT, NewEvent, PersistentSubscription, RecordedEvent,
+};
 pub use migrate::SCHEMA_VERSION;
 pub use url::{DEFAULT_URL, StoreUrl};
 
