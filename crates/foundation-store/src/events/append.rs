@@ -209,6 +209,13 @@ impl EventStore {
                 Ok(current) => current,
                 Err(refused) => {
                     tx.rollback().await.map_err(fail)?;
+                    tracing::debug!(
+                        target: "foundation.store.events_append_refused",
+                        stream,
+                        %expected,
+                        reason = refused.message(),
+                        "append refused"
+                    );
                     return Err(refused);
                 }
             };

@@ -70,6 +70,13 @@ impl EventStore {
             tx.commit().await.map_err(fail)?;
             removed
         });
+        tracing::info!(
+            target: "foundation.store.events_stream_truncated",
+            stream,
+            before,
+            removed,
+            "stream truncated"
+        );
         Ok(removed)
     }
 
@@ -109,6 +116,12 @@ impl EventStore {
             tx.commit().await.map_err(fail)?;
             removed
         });
+        tracing::info!(
+            target: "foundation.store.events_stream_deleted",
+            stream,
+            removed,
+            "stream deleted"
+        );
         Ok(removed)
     }
 }
