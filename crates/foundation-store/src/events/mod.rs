@@ -1,54 +1,5 @@
-//! The event store: append-only streams of JSON events with a gapless global position.
-//!
-//! * **Streams and versions.** Events are appended to a named stream; a stream's first event
-//!   has version 0. An append of one or many events is atomic and checks an
-//!   [`ExpectedVersion`]; a mismatch fails with `EVENT_WRONG_EXPECTED_VERSION` (context
-//!   `stream`, `expected`, `actual`) and writes nothing.
-//! * **Global position.** Every event also gets a position in the whole store: 1, 2, 3, …
-//!   Appends take one lock (a one-row head table: SQLite's write lock, PostgreSQL's row lock)
-//!   and assign positions from it, so positions have no gaps and commit in order: once a reader
-//!   has seen position `n`, no event at or below `n` can appear later. That is what lets
-//!   catch-up subscriptions read "everything after `n`" without skipping or repeating.
-//! * **Reads.** A stream forward or backward ([`EventStore::read_stream`]), everything after a
-//!   position ([`EventStore::read_all`]), or a filter by type, time range, correlation id and
-//!   agent id ([`EventStore::query`]).
-//! * **Subscriptions.** [`EventStore::subscribe`] reads history page by page from storage and
-//!   then waits for new appends (woken by the store's signal, polling as a fallback); it pulls,
-//!   so a slow consumer holds one page in memory and never slows writers. A
-//!   [`PersistentSubscription`] additionally stores its consumer's checkpoint.
-//! * **Schema evolution.** Upcasters registered per (type, schema version) bring old events to
-//!   the current shape on every read path ([`EventStore::upcaster`]).
-//! * **Retention.** [`EventStore::truncate_stream`] removes a stream's events below a version;
-//!   [`EventStore::delete_stream`] removes all of them and leaves a tombstone: reading the
-//!   stream then fails with `NOT_FOUND`, appending to it with `STORE_CONFLICT`. Removed events
-//!   are gone from every read path; their positions are never reused, so `read_all` simply
-//!   skips them and every ordering promise above still holds.
-//!
-//! ```
-//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! use foundation_store::{Direction, ExpectedVersion, NewEvent, Store};
-//! use serde_json::json;
-//!
-//! let dir = tempfile::tempdir().unwrap();
-//! let store = Store::open(&format!("sqlite://{}", dir.path().join("e.db").display()))
-//!     .await
-//!     .unwrap();
-//! let events = store.events();
-//! let written = events
-//!     .append(
-//!         "order-1",
-//!         ExpectedVersion::NoStream,
-//!         vec![NewEvent::new("OrderPlaced", json!({"total": 30}))],
-//!     )
-//!     .await
-//!     .unwrap();
-//! assert_eq!((written.first_position, written.stream_version), (1, 0));
-//!
-//! let read = events.read_stream("order-1", Direction::Forward, 0, 10).await.unwrap();
-//! assert_eq!(read[0].data, json!({"total": 30}));
-//! store.close().await;
-//! # });
-//! ```
+//! The event store: streams, appends, reads, queries, subscriptions, upcasters and retention;
+//! the overview is on [`EventStore`].
 
 mod append;
 mod read;
@@ -78,7 +29,59 @@ pub const MAX_READ_LIMIT: usize = 10_000;
 /// The wake-up topic appends signal.
 const TOPIC: &str = "events";
 
-/// A handle on the store's events, with the upcasters reads apply. Cheap to clone.
+/// The event store: append-only streams of JSON events with a gapless global position.
+///
+/// * **Streams and versions.** Events are appended to a named stream; a stream's first event
+///   has version 0. An append of one or many events is atomic and checks an
+///   [`ExpectedVersion`]; a mismatch fails with `EVENT_WRONG_EXPECTED_VERSION` (context
+///   `stream`, `expected`, `actual`) and writes nothing.
+/// * **Global position.** Every event also gets a position in the whole store: 1, 2, 3, …
+///   Appends take one lock (a one-row head table: SQLite's write lock, PostgreSQL's row lock)
+///   and assign positions from it, so positions have no gaps and commit in order: once a reader
+///   has seen position `n`, no event at or below `n` can appear later. That is what lets
+///   catch-up subscriptions read "everything after `n`" without skipping or repeating.
+/// * **Reads.** A stream forward or backward ([`EventStore::read_stream`]), everything after a
+///   position ([`EventStore::read_all`]), or a filter by type, time range, correlation id and
+///   agent id ([`EventStore::query`]).
+/// * **Subscriptions.** [`EventStore::subscribe`] reads history page by page from storage and
+///   then waits for new appends (woken by the store's signal, polling as a fallback); it pulls,
+///   so a slow consumer holds one page in memory and never slows writers. A
+///   [`PersistentSubscription`] additionally stores its consumer's checkpoint.
+/// * **Schema evolution.** Upcasters registered per (type, schema version) bring old events to
+///   the current shape on every read path ([`EventStore::upcaster`]).
+/// * **Retention.** [`EventStore::truncate_stream`] removes a stream's events below a version;
+///   [`EventStore::delete_stream`] removes all of them and leaves a tombstone: reading the
+///   stream then fails with `NOT_FOUND`, appending to it with `STORE_CONFLICT`. Removed events
+///   are gone from every read path; their positions are never reused, so `read_all` simply
+///   skips them and every ordering promise above still holds.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use foundation_store::{Direction, ExpectedVersion, NewEvent, Store};
+/// use serde_json::json;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(&format!("sqlite://{}", dir.path().join("e.db").display()))
+///     .await
+///     .unwrap();
+/// let events = store.events();
+/// let written = events
+///     .append(
+///         "order-1",
+///         ExpectedVersion::NoStream,
+///         vec![NewEvent::new("OrderPlaced", json!({"total": 30}))],
+///     )
+///     .await
+///     .unwrap();
+/// assert_eq!((written.first_position, written.stream_version), (1, 0));
+///
+/// let read = events.read_stream("order-1", Direction::Forward, 0, 10).await.unwrap();
+/// assert_eq!(read[0].data, json!({"total": 30}));
+/// store.close().await;
+/// # });
+/// ```
+///
+/// A handle is cheap to clone; it carries the upcasters its reads apply.
 #[derive(Clone)]
 pub struct EventStore {
     store: Store,

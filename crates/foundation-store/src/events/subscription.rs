@@ -1,13 +1,4 @@
 //! Subscriptions: catch-up (history, then live) and persistent (with a stored checkpoint).
-//!
-//! A subscription pulls: each [`next`](CatchUpSubscription::next) hands out the next event of
-//! a page read from storage by global position, and when the page is used up it reads the next
-//! one. Because positions commit in order (see the [module docs](super)), "the events after
-//! the last one delivered" can never skip or repeat one, whether they are history or were
-//! appended a moment ago. Once caught up, it waits on the store's `events` wake-up signal
-//! (every append in this process, and on PostgreSQL every node, bumps it), and polls every
-//! second as a fallback. Nothing is pushed to a subscriber, so a slow consumer holds at most
-//! one page in memory and never slows down writers: it simply reads later from storage.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -25,8 +16,17 @@ const DEFAULT_PAGE_SIZE: usize = 256;
 /// How long a caught-up subscription waits for a wake-up before reading anyway.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Every event after a position, history first, then new appends as they commit; see the
-/// [module docs](self). Each event is delivered once, in position order.
+/// Every event after a position, history first, then new appends as they commit. Each event is
+/// delivered once, in position order.
+///
+/// A subscription pulls: each [`next`](CatchUpSubscription::next) hands out the next event of
+/// a page read from storage by global position, and when the page is used up it reads the next
+/// one. Because positions commit in order (see [`EventStore`]), "the events after
+/// the last one delivered" can never skip or repeat one, whether they are history or were
+/// appended a moment ago. Once caught up, it waits on the store's `events` wake-up signal
+/// (every append in this process, and on PostgreSQL every node, bumps it), and polls every
+/// second as a fallback. Nothing is pushed to a subscriber, so a slow consumer holds at most
+/// one page in memory and never slows down writers: it simply reads later from storage.
 #[derive(Debug)]
 pub struct CatchUpSubscription {
     events: EventStore,
