@@ -207,7 +207,11 @@ async fn run_jobs(store: &Store, workers: usize, jobs: u64) -> Duration {
             }),
         )
         .unwrap();
-        handles.push(spawn(worker, AgentConfig::named(format!("bench-{w}"))).await.unwrap());
+        handles.push(
+            spawn(worker, AgentConfig::named(format!("bench-{w}")))
+                .await
+                .unwrap(),
+        );
     }
     all_done.notified().await;
     // The last handler returned; its completion is recorded as the workers stop.

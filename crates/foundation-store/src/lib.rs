@@ -6,11 +6,18 @@
 //! migrations embedded in this build (see [`SCHEMA_VERSION`]); a database written by a newer
 //! build is refused with `STORE_SCHEMA_TOO_NEW` and left untouched. Queries use sqlx's runtime
 //! API, so building needs no database. Every sqlx error is translated at the boundary into a
-//! Foundation [`Error`](foundation_core::error::Error) with a `store.*` code and an `operation`
+//! Foundation `Error` with a `store.*` code and an `operation`
 //! context; the raw sqlx error is only ever the source.
 //!
 //! The base schema holds the schema-version ledger and a small key/value table for store-wide
 //! metadata ([`Store::meta`], [`Store::put_meta`], [`Store::insert_meta`]).
+//!
+//! [`Store::tasks`] is the durable task queue: leases with heartbeats, retries with backoff, a
+//! dead-letter queue, unique keys, recurring tasks and stats (see [`TaskQueue`]).
+//!
+//! [`Store::events`] is the event store: append-only streams with optimistic concurrency, a
+//! gapless global position, queries, catch-up and persistent subscriptions, upcasters and
+//! retention (see [`EventStore`]).
 //!
 //! Persistent agents keep their state in [`Store::agent_state`]: one JSON value per key with a
 //! version, saved by compare-and-set so that two writers cannot silently overwrite each other.
@@ -32,6 +39,7 @@
 
 mod backend;
 mod error;
+mod events;
 mod meta;
 mod migrate;
 mod payload;
@@ -49,12 +57,16 @@ use foundation_core::Clock;
 use foundation_core::error::{Error, Result};
 
 pub use backend::BackendKind;
+pub use events::{
+    AppendResult, CatchUpSubscription, Direction, EventQuery, EventStore, ExpectedVersion,
+    MAX_READ_LIMIT, NewEvent, PersistentSubscription, RecordedEvent,
+};
 pub use migrate::SCHEMA_VERSION;
 pub use queue::{
     AttemptError, Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, Lease,
-    LeasedTask, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_ERROR_LEN, MAX_FETCH, MAX_LIST, MAX_NAME_LEN,
-    MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT, NewTask, QueueInfo, QueueSettings, QueueStats, Task,
-    TaskDetails, TaskId, TaskQueue, TaskState, Waiter,
+    LeasedTask, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_ERROR_LEN, MAX_FETCH, MAX_LIST, MAX_PRIORITY,
+    MAX_TAGS, MAX_TIMEOUT, NewTask, QueueInfo, QueueSettings, QueueStats, Task, TaskDetails,
+    TaskId, TaskQueue, TaskState, Waiter,
 };
 pub use state::{MAX_STATE_KEY_LEN, StateStore, Versioned};
 pub use url::{DEFAULT_URL, StoreUrl};
@@ -62,6 +74,10 @@ pub use url::{DEFAULT_URL, StoreUrl};
 use backend::Backend;
 use signal::Signals;
 use time::WallTime;
+
+/// The longest name accepted (queue, unique key, tag, worker, stream, event type, subscription),
+/// in bytes.
+pub const MAX_NAME_LEN: usize = 255;
 
 /// The largest JSON payload accepted by default (task payloads, event data, agent state): 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1024 * 1024;

@@ -69,8 +69,8 @@ pub use lease::{Failure, FailureOutcome, MAX_ERROR_LEN, MAX_FETCH};
 pub use queues::{MAX_CONCURRENCY, QueueInfo, QueueSettings};
 pub use stats::QueueStats;
 pub use task::{
-    AttemptError, Backoff, Lease, LeasedTask, MAX_ATTEMPTS, MAX_NAME_LEN, MAX_PRIORITY, MAX_TAGS,
-    MAX_TIMEOUT, NewTask, Task, TaskDetails, TaskId, TaskState,
+    AttemptError, Backoff, Lease, LeasedTask, MAX_ATTEMPTS, MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT,
+    NewTask, Task, TaskDetails, TaskId, TaskState,
 };
 
 use std::time::Duration;

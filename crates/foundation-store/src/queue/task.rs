@@ -7,6 +7,7 @@ use foundation_core::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::MAX_NAME_LEN;
 use crate::payload;
 use crate::sql::Columns;
 
@@ -16,8 +17,6 @@ pub const MAX_PRIORITY: u8 = 9;
 pub const MAX_ATTEMPTS: u32 = 1_000;
 /// The most tags a task may carry.
 pub const MAX_TAGS: usize = 32;
-/// The longest queue name, unique key, tag or worker name, in bytes.
-pub const MAX_NAME_LEN: usize = 255;
 /// The longest per-task timeout: one day.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
