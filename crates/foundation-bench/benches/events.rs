@@ -1,5 +1,6 @@
-//! Event store throughput on SQLite (a temp file, WAL, `synchronous=FULL`) and, when
-//! `FOUNDATION_TEST_POSTGRES_URL` is set, PostgreSQL (a private schema dropped at the end).
+//! Event store throughput on SQLite (a temp file in WAL mode: `sqlite` with `synchronous=FULL`,
+//! `sqlite_normal` with `NORMAL`) and, when `FOUNDATION_TEST_POSTGRES_URL` is set, PostgreSQL
+//! (a private schema dropped at the end).
 //!
 //! Groups per backend: `events_append/<backend>/single` (one event per append, so one commit
 //! each), `events_append/<backend>/batch_100` (100 events in one append),
@@ -13,9 +14,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use foundation_store::{EventStore, ExpectedVersion, NewEvent, Store, StoreOptions, StoreUrl};
+use foundation_bench::bench_stores;
+use foundation_store::{EventStore, ExpectedVersion, NewEvent, Store};
 use serde_json::json;
-use sqlx::Connection;
 use tokio::runtime::Runtime;
 
 const REPLAY: usize = 10_000;
@@ -134,49 +135,10 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, backend: &str, store: &Store) 
 
 fn events(c: &mut Criterion) {
     let rt = runtime();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = rt.block_on(async {
-        StoreOptions::new(StoreUrl::Sqlite {
-            path: dir.path().join("bench.db"),
-            read_only: false,
-        })
-        .open()
-        .await
-        .expect("open sqlite")
-    });
-    bench_backend(c, &rt, "sqlite", &sqlite);
-    rt.block_on(sqlite.close());
-
-    let Ok(url) = std::env::var("FOUNDATION_TEST_POSTGRES_URL") else {
-        eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: PostgreSQL skipped");
-        return;
-    };
-    let schema = format!("fs_bench_{:016x}", rand_suffix());
-    let postgres = rt.block_on(async {
-        StoreOptions::new(StoreUrl::parse(&url).expect("postgres url"))
-            .postgres_schema(schema.clone())
-            .open()
-            .await
-            .expect("open postgres")
-    });
-    bench_backend(c, &rt, "postgres", &postgres);
-    rt.block_on(async {
-        postgres.close().await;
-        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-        sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&mut conn)
-            .await
-            .expect("drop schema");
-    });
-}
-
-/// A per-run suffix for the PostgreSQL schema name.
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
-        ^ u128::from(std::process::id())
+    for target in rt.block_on(bench_stores()) {
+        bench_backend(c, &rt, target.name, &target.store);
+        rt.block_on(target.cleanup());
+    }
 }
 
 criterion_group!(benches, events);

@@ -1,5 +1,6 @@
-//! The durable task queue on SQLite (temp file, `synchronous=FULL`) and PostgreSQL (when
-//! `FOUNDATION_TEST_POSTGRES_URL` is set; a private schema dropped afterwards).
+//! The durable task queue on SQLite (a temp file in WAL mode: `sqlite` with `synchronous=FULL`,
+//! `sqlite_normal` with `NORMAL`) and PostgreSQL (when `FOUNDATION_TEST_POSTGRES_URL` is set;
+//! a private schema dropped afterwards).
 //!
 //! Run: `cargo bench -p foundation-bench --bench queue -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -18,19 +19,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use foundation_bench::{BenchStore, bench_stores};
 use foundation_runtime::agent::{AgentConfig, StopReason, spawn};
 use foundation_runtime::worker::{QueueWorker, WorkerConfig, handler_fn};
-use foundation_store::{NewTask, QueueSettings, Store, StoreOptions, StoreUrl};
+use foundation_store::{NewTask, QueueSettings, Store};
 use serde_json::json;
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, mpsc};
-
-struct Target {
-    name: &'static str,
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
-}
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -40,37 +35,9 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
-fn targets(rt: &Runtime) -> Vec<Target> {
+fn targets(rt: &Runtime) -> Vec<BenchStore> {
     rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let url = StoreUrl::Sqlite {
-            path: dir.path().join("bench.db"),
-            read_only: false,
-        };
-        let mut out = vec![Target {
-            name: "sqlite",
-            store: StoreOptions::new(url).open().await.unwrap(),
-            _dir: Some(dir),
-            postgres: None,
-        }];
-        match std::env::var("FOUNDATION_TEST_POSTGRES_URL") {
-            Ok(url) => {
-                let schema = format!("fb_bench_{:016x}", rand::random::<u64>());
-                let store = StoreOptions::new(StoreUrl::parse(&url).unwrap())
-                    .postgres_schema(schema.clone())
-                    .max_connections(16)
-                    .open()
-                    .await
-                    .unwrap();
-                out.push(Target {
-                    name: "postgres",
-                    store,
-                    _dir: None,
-                    postgres: Some((url, schema)),
-                });
-            }
-            Err(_) => eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: PostgreSQL not measured"),
-        }
+        let out = bench_stores().await;
         for t in &out {
             t.store
                 .tasks()
@@ -82,18 +49,10 @@ fn targets(rt: &Runtime) -> Vec<Target> {
     })
 }
 
-fn cleanup(rt: &Runtime, targets: Vec<Target>) {
+fn cleanup(rt: &Runtime, targets: Vec<BenchStore>) {
     rt.block_on(async {
         for t in targets {
-            t.store.close().await;
-            if let Some((url, schema)) = t.postgres {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
+            t.cleanup().await;
         }
     });
 }

@@ -5,9 +5,10 @@
 //! and dropped).
 //!
 //! Groups:
-//! - `state_save/<backend>`: one compare-and-set save of a small JSON object, committed (on
-//!   SQLite: a temp file in WAL mode with `synchronous=FULL`, as the store opens it, so one
-//!   fsync per save).
+//! - `state_save/<backend>`: one compare-and-set save of a small JSON object, committed. The
+//!   backends are `sqlite` (WAL, `synchronous=FULL`, the default: one fsync per save),
+//!   `sqlite_normal` (`synchronous=NORMAL`: survives `kill -9`, not power loss; no fsync per
+//!   save) and `postgres`.
 //! - `state_call/<flavor>`: one request/reply call to a counter that bumps its state:
 //!   `plain` is an ordinary agent (no store), `persistent_<backend>` a persistent agent whose
 //!   answer is delivered after the new state is saved.
@@ -18,17 +19,16 @@
 //! multi-thread runtime.
 
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use foundation_bench::bench_stores;
 use foundation_runtime::agent::{
     Agent, AgentConfig, AgentHandle, AgentRef, Context, Reply, StopReason, spawn,
 };
 use foundation_runtime::persistent::{Persistent, PersistentAgent};
-use foundation_store::{StateStore, Store, StoreOptions, StoreUrl};
+use foundation_store::StateStore;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::runtime::Runtime;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,67 +72,6 @@ impl PersistentAgent for Counter {
     ) {
         *n += 1;
         ctx.reply(reply, *n);
-    }
-}
-
-/// One backend under test: the store and how to clean up after it.
-struct Backend {
-    name: &'static str,
-    store: Store,
-    /// PostgreSQL: the server URL and the private schema to drop.
-    postgres: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn backends() -> Vec<Backend> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("bench.db");
-    let store = StoreOptions::new(StoreUrl::Sqlite {
-        path,
-        read_only: false,
-    })
-    .open()
-    .await
-    .expect("open sqlite");
-    let mut out = vec![Backend {
-        name: "sqlite",
-        store,
-        postgres: None,
-        _dir: Some(dir),
-    }];
-    match std::env::var("FOUNDATION_TEST_POSTGRES_URL") {
-        Ok(url) => {
-            let schema = format!(
-                "fb_state_{:016x}",
-                RandomState::new().hash_one(std::time::SystemTime::now())
-            );
-            let store = StoreOptions::new(StoreUrl::parse(&url).expect("postgres url"))
-                .postgres_schema(schema.clone())
-                .open()
-                .await
-                .expect("open postgres");
-            out.push(Backend {
-                name: "postgres",
-                store,
-                postgres: Some((url, schema)),
-                _dir: None,
-            });
-        }
-        Err(_) => eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: PostgreSQL is skipped"),
-    }
-    out
-}
-
-impl Backend {
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Some((url, schema)) = self.postgres {
-            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&mut conn)
-                .await
-                .expect("drop schema");
-        }
     }
 }
 
@@ -195,7 +134,7 @@ fn bench_state(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let backends = rt.block_on(backends());
+    let backends = rt.block_on(bench_stores());
 
     for backend in &backends {
         let states = backend.store.agent_state();

@@ -1,9 +1,12 @@
 //! The two connection pools behind a [`Store`](crate::Store) and how each is opened.
 //!
-//! SQLite is one file in WAL mode with `synchronous=FULL`: every commit is fsynced to the WAL
-//! before it is acknowledged, so a write the caller was told succeeded survives power loss.
-//! `NORMAL` would be faster (it syncs only at checkpoints) but may lose the last commits on power
-//! loss, which breaks the promise a durable queue makes; we pay the fsync per commit.
+//! SQLite is one file in WAL mode. By default ([`SqliteDurability::Full`], `synchronous=FULL`)
+//! every commit is fsynced to the WAL before it is acknowledged, so a write the caller was told
+//! succeeded survives power loss. [`SqliteDurability::Normal`] (`synchronous=NORMAL`) syncs only
+//! at checkpoints: an acknowledged write still survives the process being killed (`kill -9`:
+//! the commit is in the operating system's page cache), but a power loss or kernel crash may
+//! lose the last commits — never corrupt the file. It trades that for commits that do not wait
+//! for the disk (on this project's CI disk an fsync alone takes milliseconds at p99).
 //! `busy_timeout` lets a writer wait for another instead of failing at once, and foreign keys are
 //! enforced. PostgreSQL is a pool whose connect timeout bounds how long opening may take when the
 //! server is down.
@@ -28,6 +31,17 @@ pub enum BackendKind {
     Sqlite,
     /// A PostgreSQL server.
     Postgres,
+}
+
+/// What an acknowledged SQLite write survives; see the [module docs](self).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum SqliteDurability {
+    /// `synchronous=FULL`: each commit waits for the disk; survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives the process dying (`kill -9`), not a power loss or
+    /// kernel crash, which may lose the last commits (the file stays consistent).
+    Normal,
 }
 
 /// An open pool of one backend.
@@ -79,7 +93,10 @@ async fn open_sqlite(
 ) -> Result<Backend> {
     let connect = connect
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(match options.sqlite_durability {
+            SqliteDurability::Full => SqliteSynchronous::Full,
+            SqliteDurability::Normal => SqliteSynchronous::Normal,
+        })
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true)
         .disable_statement_logging();
@@ -118,4 +135,38 @@ async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Backend> {
         .await
         .map_err(|e| translate(e, "open postgres"))?;
     Ok(Backend::Postgres(pool))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(durability: Option<SqliteDurability>) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StoreUrl::Sqlite {
+            path: dir.path().join("d.db"),
+            read_only: false,
+        };
+        let mut options = StoreOptions::new(url);
+        if let Some(durability) = durability {
+            options = options.sqlite_durability(durability);
+        }
+        let Backend::Sqlite(pool) = Backend::connect(&options).await.unwrap() else {
+            unreachable!("an sqlite url opens sqlite")
+        };
+        let level = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        level
+    }
+
+    #[tokio::test]
+    async fn durability_sets_the_sqlite_sync_level() {
+        // SQLite's levels: 1 = NORMAL, 2 = FULL.
+        assert_eq!(synchronous(None).await, 2, "FULL is the default");
+        assert_eq!(synchronous(Some(SqliteDurability::Full)).await, 2);
+        assert_eq!(synchronous(Some(SqliteDurability::Normal)).await, 1);
+    }
 }

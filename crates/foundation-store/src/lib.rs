@@ -56,7 +56,7 @@ use std::time::Duration;
 use foundation_core::Clock;
 use foundation_core::error::{Error, Result};
 
-pub use backend::BackendKind;
+pub use backend::{BackendKind, SqliteDurability};
 pub use events::{
     AppendResult, CatchUpSubscription, Direction, EventQuery, EventStore, ExpectedVersion,
     MAX_READ_LIMIT, NewEvent, PersistentSubscription, RecordedEvent,
@@ -92,6 +92,7 @@ pub struct StoreOptions {
     postgres_schema: Option<String>,
     clock: Clock,
     max_payload_bytes: usize,
+    sqlite_durability: SqliteDurability,
 }
 
 impl StoreOptions {
@@ -107,6 +108,7 @@ impl StoreOptions {
             postgres_schema: None,
             clock: Clock::system(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            sqlite_durability: SqliteDurability::Full,
         }
     }
 
@@ -148,6 +150,13 @@ impl StoreOptions {
     /// written.
     pub fn max_payload_bytes(mut self, max: usize) -> StoreOptions {
         self.max_payload_bytes = max;
+        self
+    }
+
+    /// SQLite only: what an acknowledged write survives (default
+    /// [`SqliteDurability::Full`]: power loss).
+    pub fn sqlite_durability(mut self, durability: SqliteDurability) -> StoreOptions {
+        self.sqlite_durability = durability;
         self
     }
 
