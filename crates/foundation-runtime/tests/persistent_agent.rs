@@ -2,7 +2,7 @@
 //! stop, conflicts between instances, failed saves never acknowledged. Real store I/O, so
 //! no paused time here.
 
-mod persistent_support;
+mod store_support;
 
 use std::time::Duration;
 
@@ -14,9 +14,9 @@ use foundation_runtime::agent::{
 use foundation_runtime::persistent::{Persistent, PersistentAgent};
 use foundation_runtime::supervisor::{self, ChildSpec, SupervisorSpec};
 use foundation_store::{StateStore, Store};
-use persistent_support::Target;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use store_support::Target;
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -13,7 +13,7 @@
 //! more than one above (the child asks for the next increment only after printing the
 //! previous acknowledgement).
 
-mod persistent_support;
+mod store_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -22,7 +22,7 @@ use std::time::Duration;
 use foundation_runtime::agent::{AgentConfig, Context, Reply, StopReason, spawn};
 use foundation_runtime::persistent::{Persistent, PersistentAgent};
 use foundation_store::{StoreOptions, StoreUrl};
-use persistent_support::{Target, random_u64};
+use store_support::{Target, random_u64};
 
 /// The store URL the child opens; its presence makes `crash_child` run.
 const URL_ENV: &str = "FOUNDATION_CRASH_CHILD_STORE_URL";
@@ -168,10 +168,7 @@ fn run_child(url: &str, schema: Option<&str>, kill_after: u64, kill_delay: Durat
 }
 
 fn kill_and_restart(target: &Target) {
-    let (url, schema) = match target {
-        Target::Sqlite { path, .. } => (format!("sqlite://{}", path.display()), None),
-        Target::Postgres { url, schema } => (url.clone(), Some(schema.as_str())),
-    };
+    let (url, schema) = target.url_and_schema();
     let mut last_ack = 0;
     let mut seed = random_u64();
     for round in 0..ROUNDS {

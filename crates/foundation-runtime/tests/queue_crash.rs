@@ -12,6 +12,9 @@ use foundation_runtime::agent::{AgentConfig, StopReason, spawn};
 use foundation_runtime::worker::{QueueWorker, WorkerConfig, handler_fn};
 use foundation_store::{NewTask, QueueSettings, Store, StoreOptions, StoreUrl};
 use serde_json::json;
+use store_support::{Target, random_u64};
+
+mod store_support;
 
 const URL_ENV: &str = "FOUNDATION_CRASH_CHILD_URL";
 const SCHEMA_ENV: &str = "FOUNDATION_CRASH_CHILD_SCHEMA";
@@ -63,7 +66,7 @@ fn crash_child() {
             tasks.clone(),
             worker_config(),
             handler_fn(|_task| async {
-                tokio::time::sleep(Duration::from_millis(rand::random_range(0..5))).await;
+                tokio::time::sleep(Duration::from_millis(random_u64() % 5)).await;
                 Ok(())
             }),
         )
@@ -109,7 +112,7 @@ fn run_and_kill(url: &str, schema: Option<&str>) -> u64 {
         }
         let mut child = command.spawn().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let kill_after = rand::random_range(20..120);
+        let kill_after = 20 + random_u64() % 100;
         let mut acked = 0;
         for line in stdout.lines() {
             let line = line.unwrap();
@@ -157,21 +160,11 @@ async fn check(store: &Store, acked: u64) {
     );
 }
 
-/// The number of tasks with the key `k{n}` for each acknowledged n, and any key seen twice.
-async fn keys_once(url: &str, schema: Option<&str>, acked: u64) {
-    use sqlx::Connection;
-    let sql = "SELECT unique_key FROM foundation_tasks WHERE state = 'completed'";
-    let keys: Vec<String> = if let Some(schema) = schema {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(&format!("SET search_path TO {schema}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
-    };
+/// Checks that every acknowledged key `k{n}` completed, and none twice.
+async fn keys_once(target: &Target, acked: u64) {
+    let keys = target
+        .raw_strings("SELECT unique_key FROM foundation_tasks WHERE state = 'completed'")
+        .await;
     let mut seen = std::collections::BTreeSet::new();
     for key in &keys {
         assert!(seen.insert(key.clone()), "key {key} completed twice");
@@ -184,43 +177,30 @@ async fn keys_once(url: &str, schema: Option<&str>, acked: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_kill_9_loses_no_acknowledged_task() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+async fn kill_and_check(target: Target) {
+    let (url, schema) = target.url_and_schema();
+    let schema = schema.map(str::to_owned);
     let acked = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || run_and_kill(&url, None)
+        let (url, schema) = (url.clone(), schema.clone());
+        move || run_and_kill(&url, schema.as_deref())
     })
     .await
     .unwrap();
-    let store = open(&url, None).await;
+    let store = open(&url, schema.as_deref()).await;
     check(&store, acked).await;
     store.close().await;
-    keys_once(&url, None, acked).await;
+    keys_once(&target, acked).await;
+    target.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_kill_9_loses_no_acknowledged_task() {
+    kill_and_check(Target::sqlite()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_kill_9_loses_no_acknowledged_task() {
-    let Ok(url) = std::env::var("FOUNDATION_TEST_POSTGRES_URL") else {
-        eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: the PostgreSQL crash test is skipped");
-        return;
-    };
-    let schema = format!("fc_test_{:016x}", rand::random::<u64>());
-    let acked = tokio::task::spawn_blocking({
-        let (url, schema) = (url.clone(), schema.clone());
-        move || run_and_kill(&url, Some(&schema))
-    })
-    .await
-    .unwrap();
-    let store = open(&url, Some(&schema)).await;
-    check(&store, acked).await;
-    store.close().await;
-    keys_once(&url, Some(&schema), acked).await;
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    if let Some(target) = Target::postgres() {
+        kill_and_check(target).await;
+    }
 }

@@ -1,5 +1,5 @@
 //! Queue workers against a real store: SQLite always, PostgreSQL when
-//! `FOUNDATION_TEST_POSTGRES_URL` is set. Time is real here (the store does real I/O), so every
+//! `FOUNDATION_TEST_POSTGRES_URL` is set (see `store_support`). Time is real here (the store does real I/O), so every
 //! wait is for an event the worker causes, bounded by a generous hang guard.
 
 use std::sync::Arc;
@@ -13,102 +13,14 @@ use foundation_runtime::agent::StopReason;
 use foundation_runtime::agent::{AgentConfig, spawn};
 use foundation_runtime::supervisor::{SupervisorSpec, start as start_supervisor};
 use foundation_runtime::worker::{QueueWorker, WorkerConfig, WorkerMsg, handler_fn};
-use foundation_store::{Backoff, NewTask, QueueSettings, Store, StoreOptions, StoreUrl, TaskState};
+use foundation_store::{Backoff, NewTask, QueueSettings, Store, TaskState};
 use serde_json::json;
+use store_support::Target;
 use tokio::sync::mpsc;
 
+mod store_support;
+
 const GUARD: Duration = Duration::from_secs(20);
-
-/// A fresh store: a temp SQLite file, or a private PostgreSQL schema.
-struct Backend {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl Backend {
-    async fn sqlite() -> Backend {
-        let dir = tempfile::tempdir().unwrap();
-        let url = StoreUrl::Sqlite {
-            path: dir.path().join("w.db"),
-            read_only: false,
-        };
-        let store = StoreOptions::new(url).open().await.unwrap();
-        Backend::declare(Backend {
-            store,
-            _dir: Some(dir),
-            pg: None,
-        })
-        .await
-    }
-
-    async fn postgres() -> Option<Backend> {
-        let Ok(url) = std::env::var("FOUNDATION_TEST_POSTGRES_URL") else {
-            eprintln!("FOUNDATION_TEST_POSTGRES_URL is unset: the PostgreSQL half is skipped");
-            return None;
-        };
-        let schema = format!("fw_test_{:016x}", rand::random::<u64>());
-        let store = StoreOptions::new(StoreUrl::parse(&url).unwrap())
-            .postgres_schema(schema.clone())
-            .open()
-            .await
-            .unwrap();
-        Some(
-            Backend::declare(Backend {
-                store,
-                _dir: None,
-                pg: Some((url, schema)),
-            })
-            .await,
-        )
-    }
-
-    async fn declare(b: Backend) -> Backend {
-        b.store
-            .tasks()
-            .declare("jobs", QueueSettings::default())
-            .await
-            .unwrap();
-        b
-    }
-
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Some((url, schema)) = self.pg {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-macro_rules! on_each_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let b = super::Backend::sqlite().await;
-                    super::$name(&b.store).await;
-                    b.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(b) = super::Backend::postgres().await else { return };
-                    super::$name(&b.store).await;
-                    b.cleanup().await;
-                }
-            )*
-        }
-    };
-}
 
 on_each_backend!(
     runs_every_task_once_and_completes_it,
@@ -120,6 +32,17 @@ on_each_backend!(
     a_lost_lease_drops_the_work,
     a_supervised_worker_runs_and_an_unknown_queue_fails_its_start,
 );
+
+/// Opens the target's store with the queue `jobs` declared.
+async fn open(target: &Target) -> Store {
+    let store = target.options().open().await.unwrap();
+    store
+        .tasks()
+        .declare("jobs", QueueSettings::default())
+        .await
+        .unwrap();
+    store
+}
 
 fn config() -> WorkerConfig {
     WorkerConfig {
@@ -143,7 +66,8 @@ async fn recv<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
         .expect("channel open")
 }
 
-async fn runs_every_task_once_and_completes_it(store: &Store) {
+async fn runs_every_task_once_and_completes_it(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let ids = tasks
         .enqueue_batch(
@@ -180,7 +104,8 @@ async fn runs_every_task_once_and_completes_it(store: &Store) {
     assert!(rx.try_recv().is_err(), "no task ran twice");
 }
 
-async fn errors_retry_then_dead_letter_with_each_attempts_error(store: &Store) {
+async fn errors_retry_then_dead_letter_with_each_attempts_error(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let id = tasks
         .enqueue(
@@ -224,7 +149,8 @@ async fn errors_retry_then_dead_letter_with_each_attempts_error(store: &Store) {
     assert!(status.retried <= 2 && status.dead <= 1, "{status:?}");
 }
 
-async fn non_retryable_errors_panics_and_timeouts_are_failures(store: &Store) {
+async fn non_retryable_errors_panics_and_timeouts_are_failures(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let fatal = tasks
         .enqueue(NewTask::new("jobs", json!({"kind": "fatal"})).max_attempts(5))
@@ -285,7 +211,8 @@ async fn non_retryable_errors_panics_and_timeouts_are_failures(store: &Store) {
     assert!(rx.try_recv().is_err(), "none was retried");
 }
 
-async fn the_protection_retries_within_one_attempt(store: &Store) {
+async fn the_protection_retries_within_one_attempt(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let id = tasks
         .enqueue(NewTask::new("jobs", json!({})).max_attempts(1))
@@ -329,7 +256,8 @@ async fn the_protection_retries_within_one_attempt(store: &Store) {
     assert_eq!((task.state, task.attempt), (TaskState::Completed, 1));
 }
 
-async fn a_wake_up_starts_work_without_waiting_for_the_poll(store: &Store) {
+async fn a_wake_up_starts_work_without_waiting_for_the_poll(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let worker = QueueWorker::new(
@@ -363,7 +291,8 @@ async fn a_wake_up_starts_work_without_waiting_for_the_poll(store: &Store) {
     handle.stop(StopReason::Normal).await;
 }
 
-async fn stopping_returns_leases_of_unfinished_tasks(store: &Store) {
+async fn stopping_returns_leases_of_unfinished_tasks(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let id = tasks
         .enqueue(NewTask::new("jobs", json!({})).max_attempts(1))
@@ -402,7 +331,8 @@ impl Drop for Dropped {
     }
 }
 
-async fn a_lost_lease_drops_the_work(store: &Store) {
+async fn a_lost_lease_drops_the_work(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let id = tasks
         .enqueue(NewTask::new("jobs", json!({})))
@@ -439,7 +369,8 @@ async fn a_lost_lease_drops_the_work(store: &Store) {
     assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Cancelled);
 }
 
-async fn a_supervised_worker_runs_and_an_unknown_queue_fails_its_start(store: &Store) {
+async fn a_supervised_worker_runs_and_an_unknown_queue_fails_its_start(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handler = handler_fn(move |task| {

@@ -1,5 +1,5 @@
-//! Stores for persistent-agent tests: SQLite (a temp file) always, PostgreSQL (a private
-//! schema) when `FOUNDATION_TEST_POSTGRES_URL` is set.
+//! Stores for the tests of persistent agents and queue workers: SQLite (a temp file) always,
+//! PostgreSQL (a private schema) when `FOUNDATION_TEST_POSTGRES_URL` is set.
 
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
@@ -59,6 +59,42 @@ impl Target {
         }
     }
 
+    /// The store URL and PostgreSQL schema a child process needs to open this target.
+    pub fn url_and_schema(&self) -> (String, Option<&str>) {
+        match self {
+            Target::Sqlite { path, .. } => (format!("sqlite://{}", path.display()), None),
+            Target::Postgres { url, schema } => (url.clone(), Some(schema.as_str())),
+        }
+    }
+
+    /// Runs `sql` directly on the database (as another program would) and returns the first
+    /// column of every row as text.
+    pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        match self {
+            Target::Sqlite { path, .. } => {
+                let url = format!("sqlite://{}", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("raw sql")
+            }
+            Target::Postgres { url, schema } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+                sqlx::raw_sql(&format!("SET search_path TO {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("search_path");
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("raw sql")
+            }
+        }
+    }
+
     /// Drops the PostgreSQL schema; the SQLite temp dir goes with the value.
     pub async fn cleanup(self) {
         if let Target::Postgres { url, schema } = &self {
@@ -80,7 +116,7 @@ macro_rules! on_each_backend {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let target = $crate::persistent_support::Target::sqlite();
+                    let target = $crate::store_support::Target::sqlite();
                     super::$name(&target).await;
                     target.cleanup().await;
                 }
@@ -90,7 +126,7 @@ macro_rules! on_each_backend {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let Some(target) = $crate::persistent_support::Target::postgres() else {
+                    let Some(target) = $crate::store_support::Target::postgres() else {
                         return;
                     };
                     super::$name(&target).await;
