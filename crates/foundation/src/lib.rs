@@ -6,8 +6,11 @@
 //! - [`protect`]: circuit breaker, rate limiter (in memory, or on Redis with the `redis`
 //!   feature), retry, bulkhead, timeout, connection pool (with a reqwest manager under the
 //!   `http` feature), and the [`Protection`](protect::protection::Protection) facade;
+//! - [`store`]: durable storage on an embedded SQLite file (default) or PostgreSQL — the task
+//!   queue with its dead-letter queue, the event store, persistent agent state;
 //! - [`runtime`]: agents with typed messages, supervisor trees, the task supervisor, the
-//!   registry with discovery and load balancing, and local coordination primitives.
+//!   registry with discovery and load balancing, local coordination primitives, queue
+//!   workers and persistent agents.
 //!
 //! ```
 //! use foundation::prelude::*;
@@ -28,6 +31,7 @@ pub use foundation_core as core;
 pub use foundation_core::{Error, ErrorCode, Result};
 pub use foundation_protect as protect;
 pub use foundation_runtime as runtime;
+pub use foundation_store as store;
 
 /// The names most programs need, in one import.
 pub mod prelude {
@@ -43,11 +47,17 @@ pub mod prelude {
     pub use foundation_runtime::agent::{
         Agent, AgentConfig, AgentHandle, AgentRef, Context, ExitReason, Reply, StopReason, spawn,
     };
+    pub use foundation_runtime::persistent::{Persistent, PersistentAgent};
     pub use foundation_runtime::registry::{Balance, Health, Kind, Metadata, Registry};
     pub use foundation_runtime::supervisor::{
         ChildSpec, Restart, Strategy, SupervisorHandle, SupervisorRef, SupervisorSpec, Workflows,
     };
     pub use foundation_runtime::task::TaskSupervisor;
+    pub use foundation_runtime::worker::{QueueWorker, TaskHandler, WorkerConfig, handler_fn};
+    pub use foundation_store::{
+        Backoff, DeadLetterFilter, EventStore, ExpectedVersion, NewEvent, NewTask, QueueSettings,
+        Store, StoreOptions, Task, TaskQueue, TaskState,
+    };
 }
 
 /// The README's Rust snippets, compiled and run as doc tests so the quick start stays true.
