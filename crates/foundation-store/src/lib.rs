@@ -53,8 +53,8 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foundation_core::Clock;
 use foundation_core::error::{Error, Result};
+use foundation_core::{Clock, TelemetryBus};
 
 pub use backend::{BackendKind, SqliteDurability};
 pub use events::{
@@ -64,9 +64,9 @@ pub use events::{
 pub use migrate::SCHEMA_VERSION;
 pub use queue::{
     AttemptError, Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, Lease,
-    LeasedTask, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_ERROR_LEN, MAX_FETCH, MAX_LIST, MAX_PRIORITY,
-    MAX_TAGS, MAX_TIMEOUT, NewTask, QueueInfo, QueueSettings, QueueStats, Task, TaskDetails,
-    TaskId, TaskQueue, TaskState, Waiter,
+    LeasedTask, LeasesExpired, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_ERROR_LEN, MAX_FETCH, MAX_LIST,
+    MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT, NewTask, QueueInfo, QueueSettings, QueueStats, Task,
+    TaskDeadLettered, TaskDetails, TaskId, TaskQueue, TaskState, Waiter,
 };
 pub use state::{MAX_STATE_KEY_LEN, StateStore, Versioned};
 pub use url::{DEFAULT_URL, StoreUrl};
@@ -93,6 +93,7 @@ pub struct StoreOptions {
     clock: Clock,
     max_payload_bytes: usize,
     sqlite_durability: SqliteDurability,
+    bus: TelemetryBus,
 }
 
 impl StoreOptions {
@@ -109,6 +110,7 @@ impl StoreOptions {
             clock: Clock::system(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             sqlite_durability: SqliteDurability::Full,
+            bus: TelemetryBus::global().clone(),
         }
     }
 
@@ -150,6 +152,12 @@ impl StoreOptions {
     /// written.
     pub fn max_payload_bytes(mut self, max: usize) -> StoreOptions {
         self.max_payload_bytes = max;
+        self
+    }
+
+    /// The telemetry bus the store's events go to (default: the global bus).
+    pub fn bus(mut self, bus: TelemetryBus) -> StoreOptions {
+        self.bus = bus;
         self
     }
 
@@ -213,12 +221,17 @@ impl StoreOptions {
             backend.close().await;
             return Err(err);
         }
+        let signals = Arc::new(Signals::default());
+        if let Backend::Postgres(pool) = &backend {
+            signals.listen_postgres(pool).await;
+        }
         Ok(Store {
             backend,
             shared: Arc::new(Shared {
                 wall: WallTime::new(self.clock),
-                signals: Arc::new(Signals::default()),
+                signals,
                 max_payload_bytes: self.max_payload_bytes,
+                bus: self.bus,
             }),
         })
     }
@@ -237,6 +250,7 @@ struct Shared {
     wall: WallTime,
     signals: Arc<Signals>,
     max_payload_bytes: usize,
+    bus: TelemetryBus,
 }
 
 impl Store {
@@ -278,9 +292,6 @@ impl Store {
     /// A receiver woken after every committed write that signals `topic`, in this process or
     /// (PostgreSQL) on any node.
     pub(crate) fn wake_on(&self, topic: &str) -> tokio::sync::watch::Receiver<u64> {
-        if let Backend::Postgres(pool) = &self.backend {
-            self.shared.signals.listen_postgres(pool);
-        }
         self.shared.signals.subscribe(topic)
     }
 

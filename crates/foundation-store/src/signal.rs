@@ -5,8 +5,8 @@
 //! after its transaction commits, a waiter marks what it has seen and wakes on any later bump,
 //! so a signal sent between "found nothing" and "wait" is never missed. On PostgreSQL writers
 //! also `pg_notify` the topic inside their transaction (delivered on commit), and one listener
-//! per store forwards other nodes' notifications to the same counters, so pickup has no polling
-//! delay across nodes. Waiters still poll on a timeout: a missed notification (a listener
+//! per store (one extra connection, opened with the store) forwards other nodes' notifications
+//! to the same counters, so pickup has no polling delay across nodes. Waiters still poll on a timeout: a missed notification (a listener
 //! reconnecting) delays work, it never loses it.
 
 use std::collections::HashMap;
@@ -44,26 +44,29 @@ impl Signals {
             .subscribe()
     }
 
-    /// Starts (once) the task that forwards PostgreSQL notifications to the local topics. The
-    /// task is owned here and aborted when the store's last handle is dropped or closed.
-    pub(crate) fn listen_postgres(self: &Arc<Self>, pool: &PgPool) {
-        let mut slot = self.listener.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return;
-        }
-        let signals = Arc::downgrade(self);
-        let pool = pool.clone();
-        *slot = Some(tokio::spawn(async move {
-            let Ok(mut listener) = PgListener::connect_with(&pool).await else {
+    /// Opens the LISTEN connection and starts the task that forwards other nodes'
+    /// notifications to the local topics; returns once the server confirmed the LISTEN, so
+    /// every waiter made afterwards hears every later notification. The task is owned here
+    /// and aborted when the store closes or its last handle is dropped. If the connection
+    /// cannot be opened, waiters fall back to polling (logged).
+    pub(crate) async fn listen_postgres(self: &Arc<Self>, pool: &PgPool) {
+        let listener = async {
+            let mut listener = PgListener::connect_with(pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = match listener.await {
+            Ok(listener) => listener,
+            Err(e) => {
                 tracing::warn!(
                     target: "foundation.store.listen",
-                    "cannot open a LISTEN connection; waiters fall back to polling"
+                    "cannot LISTEN for wake-ups ({e}); waiters fall back to polling"
                 );
                 return;
-            };
-            if listener.listen(CHANNEL).await.is_err() {
-                return;
             }
+        };
+        let signals = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
             // `recv` reconnects by itself after a lost connection.
             while let Ok(notification) = listener.recv().await {
                 let Some(signals) = signals.upgrade() else {
@@ -71,7 +74,15 @@ impl Signals {
                 };
                 signals.notify(notification.payload());
             }
-        }));
+        });
+        if let Some(old) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task)
+        {
+            old.abort();
+        }
     }
 
     /// Stops the listener, if one runs.

@@ -5,11 +5,11 @@ mod store_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use foundation_core::ManualClock;
 use foundation_core::error::ErrorCode;
+use foundation_core::{ManualClock, TelemetryBus};
 use foundation_store::{
-    Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, NewTask, QueueSettings,
-    Store, TaskQueue, TaskState,
+    Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, LeasesExpired, NewTask,
+    QueueSettings, Store, TaskDeadLettered, TaskQueue, TaskState,
 };
 use serde_json::json;
 use store_support::Target;
@@ -36,6 +36,7 @@ on_each_backend!(
     concurrent_fetchers_never_share_a_task,
     waiter_wakes_on_enqueue,
     tasks_survive_reopening_the_store,
+    dead_letters_and_expired_leases_are_published_on_the_bus,
 );
 
 async fn open(t: &Target) -> (Store, TaskQueue, ManualClock) {
@@ -791,4 +792,71 @@ async fn tasks_survive_reopening_the_store(t: &Target) {
     assert_eq!(task.payload, json!({"keep": true}));
     assert_eq!(task.unique_key.as_deref(), Some("k"));
     store.close().await;
+}
+
+async fn dead_letters_and_expired_leases_are_published_on_the_bus(t: &Target) {
+    let bus = TelemetryBus::new();
+    let mut events = bus.subscribe_prefix("foundation.queue.", 16);
+    let clock = ManualClock::new();
+    let store = t
+        .options()
+        .clock(clock.clock())
+        .bus(bus)
+        .open()
+        .await
+        .unwrap();
+    let tasks = store.tasks();
+    tasks.declare("q", QueueSettings::default()).await.unwrap();
+    let id = tasks
+        .enqueue(NewTask::new("q", json!({})).max_attempts(2))
+        .await
+        .unwrap();
+    tasks.fetch("q", "gone", 1, LEASE).await.unwrap();
+    clock.advance(LEASE + Duration::from_secs(1));
+    let leased = tasks.fetch("q", "w", 1, LEASE).await.unwrap();
+    let expired = events.try_recv().expect("a lease-expired event");
+    let expired = expired.downcast_ref::<LeasesExpired>().unwrap();
+    assert_eq!((expired.queue.as_str(), expired.count), ("q", 1));
+
+    tasks
+        .fail(&leased[0].lease, Failure::retry("still broken"))
+        .await
+        .unwrap();
+    let dead = events.try_recv().expect("a dead-letter event");
+    let dead = dead.downcast_ref::<TaskDeadLettered>().unwrap();
+    assert_eq!((dead.task_id, dead.attempts), (id, 2));
+    assert_eq!(dead.error, "still broken");
+    assert!(events.try_recv().is_none());
+    store.close().await;
+}
+
+/// PostgreSQL only: a worker on one node is woken by an enqueue on another (two stores, two
+/// pools: the only path between them is `LISTEN/NOTIFY`).
+#[tokio::test]
+async fn postgres_waiter_wakes_on_another_nodes_enqueue() {
+    let Some(t) = Target::postgres() else { return };
+    let node_a = t.options().open().await.unwrap();
+    let node_b = t.options().open().await.unwrap();
+    node_a
+        .tasks()
+        .declare("q", QueueSettings::default())
+        .await
+        .unwrap();
+    let mut waiter = node_a.tasks().waiter("q");
+    node_b
+        .tasks()
+        .enqueue(NewTask::new("q", json!({})))
+        .await
+        .unwrap();
+    // A generous hang guard, not a timing assertion: without the notification the wait would
+    // run out, and that fails the test.
+    let started = std::time::Instant::now();
+    waiter.wait(Duration::from_secs(60)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "no wake-up crossed from node b to node a"
+    );
+    node_a.close().await;
+    node_b.close().await;
+    t.cleanup().await;
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::queues::unknown_queue;
 use super::task::{Backoff, Lease, LeasedTask, TASK_COLUMNS, Task, check_name};
+use super::telemetry::{LeasesExpired, TaskDeadLettered};
 use super::{TaskQueue, topic};
 use crate::error::translate;
 use crate::signal::pg_notify;
@@ -165,7 +166,11 @@ impl TaskQueue {
         let mut tasks = tasks.into_iter().collect::<Result<Vec<Task>>>()?;
         tasks.sort_by_key(|t| (t.priority, t.run_at_ms, t.id));
         if rescued > 0 {
-            tracing::info!(target: "foundation.queue.lease_expired", queue, rescued);
+            tracing::info!(target: "foundation.queue.leases_expired", queue, rescued);
+            self.store.shared.bus.emit(LeasesExpired {
+                queue: queue.to_owned(),
+                count: rescued,
+            });
         }
         Ok(tasks
             .into_iter()
@@ -324,7 +329,7 @@ impl TaskQueue {
             async {
                 let mut tx = pool.begin_with(dialect.begin_write).await?;
                 let sql = format!(
-                    "SELECT attempt, max_attempts, backoff FROM foundation_tasks \
+                    "SELECT queue, attempt, max_attempts, backoff FROM foundation_tasks \
                      WHERE id = $1 AND lease_token = $2 AND state = 'running'{}",
                     dialect.for_update
                 );
@@ -354,6 +359,7 @@ impl TaskQueue {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                let queue: String = row.text("queue").unwrap_or_default();
                 let outcome = if !failure.retryable || attempt >= max {
                     FailureOutcome::Dead
                 } else {
@@ -380,18 +386,24 @@ impl TaskQueue {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(Some(outcome))
+                Ok::<_, sqlx::Error>(Some((outcome, queue, attempt)))
             }
             .await
         })
         .map_err(|e| translate(e, "fail task").with_context("task_id", lease.task_id))?;
-        let outcome = outcome.ok_or_else(|| lease_lost(lease))?;
+        let (outcome, queue, attempts) = outcome.ok_or_else(|| lease_lost(lease))?;
         if outcome == FailureOutcome::Dead {
             tracing::warn!(
                 target: "foundation.queue.dead_lettered",
                 task_id = lease.task_id,
                 error = %error
             );
+            self.store.shared.bus.emit(TaskDeadLettered {
+                queue,
+                task_id: lease.task_id,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                error,
+            });
         }
         Ok(outcome)
     }

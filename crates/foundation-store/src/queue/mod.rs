@@ -62,6 +62,7 @@ mod lease;
 mod queues;
 mod stats;
 mod task;
+mod telemetry;
 
 pub use cron::CronSchedule;
 pub use dead_letter::{DeadLetterFilter, MAX_LIST};
@@ -72,6 +73,7 @@ pub use task::{
     AttemptError, Backoff, Lease, LeasedTask, MAX_ATTEMPTS, MAX_PRIORITY, MAX_TAGS, MAX_TIMEOUT,
     NewTask, Task, TaskDetails, TaskId, TaskState,
 };
+pub use telemetry::{LeasesExpired, TaskDeadLettered};
 
 use std::time::Duration;
 
