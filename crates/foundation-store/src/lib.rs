@@ -90,7 +90,7 @@ pub struct StoreOptions {
     busy_timeout: Duration,
     max_connections: u32,
     postgres_schema: Option<String>,
-    clock: Clock,
+    clock: Option<Clock>,
     max_payload_bytes: usize,
     sqlite_durability: SqliteDurability,
     bus: TelemetryBus,
@@ -98,7 +98,7 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     /// Options for `url` with the defaults: 5 s connect timeout, 5 s SQLite busy timeout,
-    /// 8 connections, PostgreSQL's default `search_path`, the system clock, payloads up to
+    /// 8 connections, PostgreSQL's default `search_path`, the system time, payloads up to
     /// [`DEFAULT_MAX_PAYLOAD_BYTES`].
     pub fn new(url: StoreUrl) -> StoreOptions {
         StoreOptions {
@@ -107,7 +107,7 @@ impl StoreOptions {
             busy_timeout: Duration::from_secs(5),
             max_connections: 8,
             postgres_schema: None,
-            clock: Clock::system(),
+            clock: None,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             sqlite_durability: SqliteDurability::Full,
             bus: TelemetryBus::global().clone(),
@@ -140,10 +140,10 @@ impl StoreOptions {
     }
 
     /// The clock stored times follow (run-at, lease deadlines, timestamps): the system time at
-    /// open, moved forward by this clock. Tests pass a
-    /// [`ManualClock`](foundation_core::ManualClock)'s clock to move time by hand.
+    /// open, moved forward by this clock. Without one, the system time is read on every call.
+    /// Tests pass a [`ManualClock`](foundation_core::ManualClock)'s clock to move time by hand.
     pub fn clock(mut self, clock: Clock) -> StoreOptions {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 
@@ -228,7 +228,7 @@ impl StoreOptions {
         Ok(Store {
             backend,
             shared: Arc::new(Shared {
-                wall: WallTime::new(self.clock),
+                wall: self.clock.map_or(WallTime::System, WallTime::anchored),
                 signals,
                 max_payload_bytes: self.max_payload_bytes,
                 bus: self.bus,

@@ -16,7 +16,9 @@ pub(crate) struct Dialect {
     /// Appended to a `SELECT` that picks rows to lease: PostgreSQL skips rows another
     /// transaction holds (`FOR UPDATE SKIP LOCKED`); SQLite already holds the whole database.
     pub(crate) skip_locked: &'static str,
-    /// Appended to a `SELECT` that must lock the row it reads until commit.
+    /// Appended to a `SELECT` that must lock the row it reads until commit. PostgreSQL takes
+    /// `FOR NO KEY UPDATE`, which still lets other transactions insert rows that reference it
+    /// (their foreign-key check only needs `FOR KEY SHARE`).
     pub(crate) for_update: &'static str,
     /// Whether this is PostgreSQL (for the statements only it has, such as `pg_notify`).
     pub(crate) postgres: bool,
@@ -34,7 +36,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 pub(crate) const POSTGRES: Dialect = Dialect {
     begin_write: "BEGIN",
     skip_locked: " FOR UPDATE SKIP LOCKED",
-    for_update: " FOR UPDATE",
+    for_update: " FOR NO KEY UPDATE",
     postgres: true,
 };
 

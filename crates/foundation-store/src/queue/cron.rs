@@ -2,7 +2,10 @@
 //!
 //! Any number of drivers (every worker calls [`TaskQueue::enqueue_due`] as it polls) may see a
 //! tick at once; each tick's task carries the unique key `cron:NAME:TICK_MS`, so the database
-//! lets exactly one of them in. The schedule's next tick only moves forward after its task is
+//! lets exactly one of them in while that task is kept (waiting, running, or completed until
+//! pruned). A driver that read the schedule before it moved on and only enqueues after that
+//! tick's task died or was pruned could enqueue the tick a second time; keep the retention
+//! longer than a poll interval. The schedule's next tick only moves forward after its task is
 //! in, so a driver that dies in between leaves the tick to the next one. Ticks missed while no
 //! driver ran are not caught up: only the latest due tick is enqueued.
 

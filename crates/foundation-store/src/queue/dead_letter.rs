@@ -63,14 +63,11 @@ impl DeadLetterFilter {
     fn clause(&self) -> (&'static str, [Option<String>; 2], [Option<i64>; 2]) {
         (
             "state = 'dead' AND ($1 IS NULL OR queue = $1) \
-             AND ($2 IS NULL OR tags LIKE $2 ESCAPE '\\') \
+             AND ($2 IS NULL OR REPLACE(tags, $2, '') <> tags) \
              AND ($3 IS NULL OR finished_at >= $3) AND ($4 IS NULL OR id > $4)",
             [
                 self.queue.clone(),
-                self.tag.as_deref().map(|t| {
-                    let escaped = t.replace('\\', "\\\\").replace('_', "\\_");
-                    format!("%\"{escaped}\"%")
-                }),
+                self.tag.as_deref().map(|t| format!("\"{t}\"")),
             ],
             [self.died_after_ms, self.after_id],
         )
@@ -151,12 +148,55 @@ impl TaskQueue {
              WHERE live.queue = foundation_tasks.queue \
              AND live.unique_key = foundation_tasks.unique_key \
              AND live.state IN ('available', 'running', 'completed'))) \
+             AND ($5 IS NOT NULL OR unique_key IS NULL OR id = (SELECT MIN(d.id) \
+             FROM foundation_tasks d WHERE d.queue = foundation_tasks.queue \
+             AND d.unique_key = foundation_tasks.unique_key AND d.state = 'dead')) \
              RETURNING queue"
         );
-        let queues = with_pool!(&self.store.backend, |pool, dialect| {
+        // On PostgreSQL an enqueue of the same key committing meanwhile makes the UPDATE hit
+        // the unique index; run it again: the new statement's snapshot sees that task, so the
+        // NOT EXISTS leaves the dead one alone.
+        let mut tries = 0;
+        let queues = loop {
+            tries += 1;
+            let outcome = self
+                .requeue_once(
+                    &sql,
+                    [queue.clone(), tag.clone()],
+                    [after, after_id],
+                    only,
+                    now,
+                )
+                .await;
+            match outcome {
+                Err(e)
+                    if tries < 3
+                        && e.as_database_error().map(|d| d.kind())
+                            == Some(sqlx::error::ErrorKind::UniqueViolation) =>
+                {
+                    continue;
+                }
+                other => break other.map_err(|e| translate(e, "requeue dead letters"))?,
+            }
+        };
+        for queue in &queues.1 {
+            self.store.wake(&topic(queue));
+        }
+        Ok(queues.0 as u64)
+    }
+
+    async fn requeue_once(
+        &self,
+        sql: &str,
+        [queue, tag]: [Option<String>; 2],
+        [after, after_id]: [Option<i64>; 2],
+        only: Option<TaskId>,
+        now: i64,
+    ) -> std::result::Result<(usize, Vec<String>), sqlx::Error> {
+        with_pool!(&self.store.backend, |pool, dialect| {
             async {
                 let mut tx = pool.begin_with(dialect.begin_write).await?;
-                let queues: Vec<String> = sqlx::query_scalar(&sql)
+                let queues: Vec<String> = sqlx::query_scalar(sql)
                     .bind(queue)
                     .bind(tag)
                     .bind(after)
@@ -176,11 +216,6 @@ impl TaskQueue {
             }
             .await
         })
-        .map_err(|e| translate(e, "requeue dead letters"))?;
-        for queue in &queues.1 {
-            self.store.wake(&topic(queue));
-        }
-        Ok(queues.0 as u64)
     }
 
     /// Deletes one dead task and its history. `NOT_FOUND` when no dead task has this id.

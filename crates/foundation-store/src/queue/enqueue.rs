@@ -32,7 +32,11 @@ struct Row {
 /// Why a batch could not be inserted whole.
 enum Refused {
     UnknownQueue(String),
-    Duplicate { key: String, queue: String },
+    Duplicate {
+        key: String,
+        queue: String,
+        index: usize,
+    },
     Database(sqlx::Error),
 }
 
@@ -84,7 +88,7 @@ impl TaskQueue {
                     }
                 }
                 let mut ids = Vec::with_capacity(rows.len());
-                for chunk in rows.chunks(ROWS_PER_INSERT) {
+                for (number, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
                     let sql = insert_sql(chunk.len());
                     let mut query = sqlx::query(&sql);
                     for row in chunk {
@@ -107,7 +111,7 @@ impl TaskQueue {
                             .iter()
                             .map(|r| r.opt_text("unique_key").ok().flatten())
                             .collect();
-                        return Err(refused_row(chunk, &inserted));
+                        return Err(refused_row(chunk, number * ROWS_PER_INSERT, &inserted));
                     }
                     for row in &returned {
                         ids.push(
@@ -134,7 +138,10 @@ impl TaskQueue {
                 Ok(ids)
             }
             Err(Refused::UnknownQueue(queue)) => Err(unknown_queue(&queue)),
-            Err(Refused::Duplicate { key, queue }) => Err(self.duplicate(&queue, &key).await),
+            Err(Refused::Duplicate { key, queue, index }) => Err(self
+                .duplicate(&queue, &key)
+                .await
+                .with_context("index", index)),
             Err(Refused::Database(e)) => Err(translate(e, "enqueue")),
         }
     }
@@ -197,12 +204,16 @@ impl TaskQueue {
 
 /// The first row of `chunk` whose unique key was not inserted (taken by another task, or by
 /// an earlier row of the same batch).
-fn refused_row(chunk: &[Row], inserted: &[Option<String>]) -> Refused {
+fn refused_row(chunk: &[Row], offset: usize, inserted: &[Option<String>]) -> Refused {
     let count = |key: &Option<String>, rows: &mut dyn Iterator<Item = &Option<String>>| {
         rows.filter(|k| *k == key).count()
     };
     let mut seen: Vec<&Option<String>> = Vec::new();
-    for row in chunk.iter().filter(|r| r.unique_key.is_some()) {
+    for (at, row) in chunk
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.unique_key.is_some())
+    {
         seen.push(&row.unique_key);
         let wanted = count(&row.unique_key, &mut seen.iter().copied());
         let got = count(&row.unique_key, &mut inserted.iter());
@@ -210,6 +221,7 @@ fn refused_row(chunk: &[Row], inserted: &[Option<String>]) -> Refused {
             return Refused::Duplicate {
                 key: row.unique_key.clone().unwrap_or_default(),
                 queue: row.queue.clone(),
+                index: offset + at,
             };
         }
     }

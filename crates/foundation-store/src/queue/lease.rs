@@ -106,17 +106,24 @@ impl TaskQueue {
         let fetched = with_pool!(&self.store.backend, |pool, dialect| {
             async {
                 let mut tx = pool.begin_with(dialect.begin_write).await?;
-                let sql = format!(
-                    "SELECT paused, concurrency FROM foundation_queues WHERE name = $1{}",
-                    dialect.for_update
-                );
-                let Some(settings) = sqlx::query(&sql)
+                let settings_sql = |lock: &str| {
+                    format!("SELECT paused, concurrency FROM foundation_queues WHERE name = $1{lock}")
+                };
+                let Some(mut settings) = sqlx::query(&settings_sql(""))
                     .bind(queue)
                     .fetch_optional(&mut *tx)
                     .await?
                 else {
                     return Ok(None);
                 };
+                // A concurrency limit is counted across all fetchers: they take turns on the
+                // queue's row. Without a limit, fetchers never wait for each other.
+                if dialect.postgres && settings.opt_int("concurrency").unwrap_or(None).is_some() {
+                    settings = sqlx::query(&settings_sql(dialect.for_update))
+                        .bind(queue)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                }
                 let paused = settings.int("paused").unwrap_or(0) != 0;
                 let limit = settings.opt_int("concurrency").unwrap_or(None);
                 let mut room = i64::try_from(max).unwrap_or(i64::MAX);
@@ -154,8 +161,41 @@ impl TaskQueue {
                     .bind(room)
                     .fetch_all(&mut *tx)
                     .await?;
+                // A row that does not decode goes to the dead-letter queue in this same
+                // transaction instead of failing the fetch after commit (which would strand the
+                // rest of the batch, leased to nobody, and pick the bad row again next time).
+                let mut tasks = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    match Task::from_row(row) {
+                        Ok(task) => tasks.push(task),
+                        Err(err) => {
+                            let id = row.int("id").unwrap_or(-1);
+                            tracing::error!(target: "foundation.queue.corrupt_task", task_id = id, "{err}");
+                            sqlx::query(
+                                "INSERT INTO foundation_task_attempts \
+                                 (task_id, attempt, error, worker, failed_at) \
+                                 SELECT id, attempt, $2, $3, $4 FROM foundation_tasks WHERE id = $1",
+                            )
+                            .bind(id)
+                            .bind(err.to_string())
+                            .bind(worker)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query(
+                                "UPDATE foundation_tasks SET state = 'dead', finished_at = $2, \
+                                 lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL \
+                                 WHERE id = $1",
+                            )
+                            .bind(id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(Some(rows.iter().map(Task::from_row).collect::<Vec<_>>()))
+                Ok::<_, sqlx::Error>(Some(tasks))
             }
             .await
         })
@@ -163,7 +203,7 @@ impl TaskQueue {
         let Some(tasks) = fetched else {
             return Err(unknown_queue(queue));
         };
-        let mut tasks = tasks.into_iter().collect::<Result<Vec<Task>>>()?;
+        let mut tasks = tasks;
         tasks.sort_by_key(|t| (t.priority, t.run_at_ms, t.id));
         if rescued > 0 {
             tracing::info!(target: "foundation.queue.leases_expired", queue, rescued);

@@ -23,7 +23,9 @@
 //!   Heartbeat, complete, fail and release check the lease's token, so a worker that lost its
 //!   lease can never complete a task another worker now holds: it gets `TASK_LEASE_LOST`.
 //!   PostgreSQL picks rows with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on
-//!   each other's rows; SQLite serialises writers on its one write lock.
+//!   each other's rows (only a queue with a concurrency limit makes its fetchers take turns on
+//!   the queue's row, to count running tasks exactly); SQLite serialises writers on its one
+//!   write lock.
 //! - **Wake-ups.** Enqueues signal the queue's waiters ([`TaskQueue::waiter`]) after commit, in
 //!   process and, on PostgreSQL, on every node through `LISTEN/NOTIFY`.
 //! - **Queues** are declared before use ([`TaskQueue::declare`]) with an optional concurrency
