@@ -21,7 +21,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 
-use crate::error::translate;
+use crate::error::{SQLITE_BUSY, translate};
 use crate::{StoreOptions, StoreUrl};
 
 /// Which database a store runs on.
@@ -100,16 +100,37 @@ async fn open_sqlite(
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true)
         .disable_statement_logging();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(u32::from(max_connections == 1))
-        .idle_timeout(None::<Duration>)
-        .max_lifetime(None::<Duration>)
-        .acquire_timeout(options.connect_timeout)
-        .connect_with(connect)
-        .await
-        .map_err(|e| translate(e, "open sqlite"))?;
-    Ok(Backend::Sqlite(pool))
+    // Switching a new file to WAL needs an exclusive lock that SQLite's busy timeout does not
+    // wait for, so two processes creating the same database at once can see SQLITE_BUSY here;
+    // wait for the other as the busy timeout promises (WAL is permanent once set).
+    let deadline = tokio::time::Instant::now() + options.busy_timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(u32::from(max_connections == 1))
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect.clone())
+            .await;
+        match opened {
+            Ok(pool) => return Ok(Backend::Sqlite(pool)),
+            Err(e) if is_busy(&e) && tokio::time::Instant::now() + pause < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(translate(e, "open sqlite")),
+        }
+    }
+}
+
+/// Whether SQLite answered `SQLITE_BUSY` (another connection holds the lock).
+fn is_busy(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .and_then(|code| code.parse::<u32>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_BUSY)
 }
 
 async fn open_postgres(url: &str, options: &StoreOptions) -> Result<Backend> {

@@ -9,7 +9,7 @@ use foundation_core::error::{Error, ErrorCode};
 use sqlx::error::{DatabaseError, ErrorKind};
 
 // SQLite primary result codes (https://www.sqlite.org/rescode.html).
-const SQLITE_BUSY: u32 = 5;
+pub(crate) const SQLITE_BUSY: u32 = 5;
 const SQLITE_LOCKED: u32 = 6;
 const SQLITE_READONLY: u32 = 8;
 const SQLITE_IOERR: u32 = 10;
