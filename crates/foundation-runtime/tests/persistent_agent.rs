@@ -2,8 +2,6 @@
 //! stop, conflicts between instances, failed saves never acknowledged. Real store I/O, so
 //! no paused time here.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
@@ -13,10 +11,11 @@ use foundation_runtime::agent::{
 };
 use foundation_runtime::persistent::{Persistent, PersistentAgent};
 use foundation_runtime::supervisor::{self, ChildSpec, SupervisorSpec};
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{StateStore, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use store_support::Target;
 
 const WAIT: Duration = Duration::from_secs(10);
 

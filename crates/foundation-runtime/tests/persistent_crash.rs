@@ -13,16 +13,14 @@
 //! more than one above (the child asks for the next increment only after printing the
 //! previous acknowledgement).
 
-mod store_support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use foundation_runtime::agent::{AgentConfig, Context, Reply, StopReason, spawn};
 use foundation_runtime::persistent::{Persistent, PersistentAgent};
+use foundation_store::testing::Target;
 use foundation_store::{StoreOptions, StoreUrl};
-use store_support::{Target, random_u64};
 
 /// The store URL the child opens; its presence makes `crash_child` run.
 const URL_ENV: &str = "FOUNDATION_CRASH_CHILD_STORE_URL";
@@ -170,11 +168,11 @@ fn run_child(url: &str, schema: Option<&str>, kill_after: u64, kill_delay: Durat
 fn kill_and_restart(target: &Target) {
     let (url, schema) = target.url_and_schema();
     let mut last_ack = 0;
-    let mut seed = random_u64();
+    let mut seed = rand::random::<u64>();
     for round in 0..ROUNDS {
         let kill_after = 1 + seed % MAX_ACKS_BEFORE_KILL;
         let kill_delay = Duration::from_micros((seed >> 32) % MAX_KILL_DELAY_MICROS);
-        seed = seed.rotate_left(7) ^ random_u64();
+        seed = seed.rotate_left(7) ^ rand::random::<u64>();
         let Round { loaded, acks } = run_child(&url, schema, kill_after, kill_delay);
         assert!(
             loaded == last_ack || loaded == last_ack + 1,

@@ -3,22 +3,15 @@
 //! PostgreSQL. Afterwards every enqueue the child was told succeeded is there exactly once and
 //! gets completed.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
 use foundation_runtime::agent::{AgentConfig, StopReason, spawn};
 use foundation_runtime::worker::{QueueWorker, WorkerConfig, handler_fn};
+use foundation_store::testing::{self, Target};
 use foundation_store::{NewTask, QueueSettings, Store, StoreOptions, StoreUrl};
 use serde_json::json;
-use store_support::{Target, random_u64};
 
-mod store_support;
-
-const URL_ENV: &str = "FOUNDATION_CRASH_CHILD_URL";
-const SCHEMA_ENV: &str = "FOUNDATION_CRASH_CHILD_SCHEMA";
-const START_ENV: &str = "FOUNDATION_CRASH_CHILD_START";
 const ROUNDS: usize = 4;
 
 async fn open(url: &str, schema: Option<&str>) -> Store {
@@ -45,11 +38,9 @@ fn worker_config() -> WorkerConfig {
 #[test]
 #[ignore = "run as a child process by the crash tests"]
 fn crash_child() {
-    let Ok(url) = std::env::var(URL_ENV) else {
+    let Some((url, schema, start)) = testing::child_args() else {
         return;
     };
-    let schema = std::env::var(SCHEMA_ENV).ok();
-    let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,7 +57,7 @@ fn crash_child() {
             tasks.clone(),
             worker_config(),
             handler_fn(|_task| async {
-                tokio::time::sleep(Duration::from_millis(random_u64() % 5)).await;
+                tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % 5)).await;
                 Ok(())
             }),
         )
@@ -88,47 +79,6 @@ fn crash_child() {
             out.flush().unwrap();
         }
     });
-}
-
-/// Runs and kills the child `ROUNDS` times; returns the highest acknowledged `n`.
-fn run_and_kill(url: &str, schema: Option<&str>) -> u64 {
-    let mut next = 0u64;
-    for _ in 0..ROUNDS {
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command
-            .args([
-                "--exact",
-                "crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(URL_ENV, url)
-            .env(START_ENV, next.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(schema) = schema {
-            command.env(SCHEMA_ENV, schema);
-        }
-        let mut child = command.spawn().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let kill_after = 20 + random_u64() % 100;
-        let mut acked = 0;
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(n) = line.strip_prefix("ACK ") {
-                next = n.parse::<u64>().unwrap() + 1;
-                acked += 1;
-                if acked == kill_after {
-                    break;
-                }
-            }
-        }
-        assert_eq!(acked, kill_after, "the child stopped acknowledging early");
-        child.kill().unwrap(); // SIGKILL: no destructors, no flush, no graceful anything.
-        child.wait().unwrap();
-    }
-    next
 }
 
 /// After the kills: drains the queue in this process and checks every acknowledged key.
@@ -178,14 +128,11 @@ async fn keys_once(target: &Target, acked: u64) {
 }
 
 async fn kill_and_check(target: Target) {
+    let acked = tokio::task::block_in_place(|| {
+        testing::kill_child_repeatedly("crash_child", &target, ROUNDS)
+    });
     let (url, schema) = target.url_and_schema();
     let schema = schema.map(str::to_owned);
-    let acked = tokio::task::spawn_blocking({
-        let (url, schema) = (url.clone(), schema.clone());
-        move || run_and_kill(&url, schema.as_deref())
-    })
-    .await
-    .unwrap();
     let store = open(&url, schema.as_deref()).await;
     check(&store, acked).await;
     store.close().await;

@@ -1,5 +1,5 @@
 //! Queue workers against a real store: SQLite always, PostgreSQL when
-//! `FOUNDATION_TEST_POSTGRES_URL` is set (see `store_support`). Time is real here (the store does real I/O), so every
+//! `FOUNDATION_TEST_POSTGRES_URL` is set (see `foundation_store::testing`). Time is real here (the store does real I/O), so every
 //! wait is for an event the worker causes, bounded by a generous hang guard.
 
 use std::sync::Arc;
@@ -13,12 +13,11 @@ use foundation_runtime::agent::StopReason;
 use foundation_runtime::agent::{AgentConfig, spawn};
 use foundation_runtime::supervisor::{SupervisorSpec, start as start_supervisor};
 use foundation_runtime::worker::{QueueWorker, WorkerConfig, WorkerMsg, handler_fn};
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{Backoff, NewTask, QueueSettings, Store, TaskState};
 use serde_json::json;
-use store_support::Target;
 use tokio::sync::mpsc;
-
-mod store_support;
 
 const GUARD: Duration = Duration::from_secs(20);
 

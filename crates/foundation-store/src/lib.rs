@@ -47,6 +47,8 @@ mod queue;
 mod signal;
 mod sql;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod url;
 

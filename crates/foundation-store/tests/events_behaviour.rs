@@ -1,17 +1,16 @@
 //! Event store behaviour on every backend: appends and expected versions, reads, queries,
 //! upcasters, retention, durability.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::ManualClock;
 use foundation_core::error::{Error, ErrorCode};
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{
     Direction, EventQuery, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
 };
 use serde_json::{Value, json};
-use store_support::Target;
 
 on_each_backend!(
     first_append_gets_version_zero_and_position_one,

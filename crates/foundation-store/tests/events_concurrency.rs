@@ -2,14 +2,12 @@
 //! commit order, stream versions stay gapless, expected-version checks stay exact, and a
 //! subscription running alongside sees every event once, in order.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
+use foundation_store::testing::Target;
 use foundation_store::{ExpectedVersion, NewEvent};
 use serde_json::json;
-use store_support::Target;
 
 const WRITERS: usize = 8;
 const APPENDS_PER_WRITER: usize = 20;

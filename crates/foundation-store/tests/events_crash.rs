@@ -3,20 +3,15 @@
 //! append the child was told succeeded is there once, whole, with gapless global positions and
 //! gapless stream versions.
 
-mod store_support;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 
 use foundation_core::error::ErrorCode;
+use foundation_store::on_each_backend;
+use foundation_store::testing::{self, Target};
 use foundation_store::{ExpectedVersion, NewEvent, StoreOptions, StoreUrl};
 use serde_json::json;
-use store_support::Target;
 
-const URL_ENV: &str = "FOUNDATION_EVENTS_CRASH_URL";
-const SCHEMA_ENV: &str = "FOUNDATION_EVENTS_CRASH_SCHEMA";
-const START_ENV: &str = "FOUNDATION_EVENTS_CRASH_START";
 const ROUNDS: usize = 4;
 const STREAMS: u64 = 4;
 
@@ -38,11 +33,9 @@ fn options(url: &str, schema: Option<&str>) -> StoreOptions {
 #[test]
 #[ignore = "run as a child process by the crash tests"]
 fn events_crash_child() {
-    let Ok(url) = std::env::var(URL_ENV) else {
+    let Some((url, schema, start)) = testing::child_args() else {
         return;
     };
-    let schema = std::env::var(SCHEMA_ENV).ok();
-    let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,51 +63,11 @@ fn events_crash_child() {
     });
 }
 
-/// Runs and kills the child `ROUNDS` times; returns one past the highest acknowledged append.
-fn run_and_kill(url: &str, schema: Option<&str>) -> u64 {
-    let mut next = 0u64;
-    for _ in 0..ROUNDS {
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command
-            .args(["--exact", "events_crash_child", "--ignored", "--nocapture"])
-            .env(URL_ENV, url)
-            .env(START_ENV, next.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(schema) = schema {
-            command.env(SCHEMA_ENV, schema);
-        }
-        let mut child = command.spawn().unwrap();
-        let kill_after = 10 + rand::random_range(0..90);
-        let mut acked = 0;
-        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-            if let Some(n) = line.unwrap().strip_prefix("ACK ") {
-                next = n.parse::<u64>().unwrap() + 1;
-                acked += 1;
-                if acked == kill_after {
-                    break;
-                }
-            }
-        }
-        assert_eq!(acked, kill_after, "the child stopped acknowledging early");
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-    }
-    next
-}
-
 async fn kill_and_check(t: &Target) {
-    let (url, schema) = match t {
-        Target::Sqlite { path, .. } => (format!("sqlite://{}", path.display()), None),
-        Target::Postgres { url, schema } => (url.clone(), Some(schema.clone())),
-    };
-    let acked = tokio::task::spawn_blocking({
-        let (url, schema) = (url.clone(), schema.clone());
-        move || run_and_kill(&url, schema.as_deref())
-    })
-    .await
-    .unwrap();
-
+    // Blocking is fine here: nothing else runs on this test's runtime meanwhile.
+    let acked = testing::kill_child_repeatedly("events_crash_child", t, ROUNDS);
+    let (url, schema) = t.url_and_schema();
+    let schema = schema.map(str::to_owned);
     let store = options(&url, schema.as_deref()).open().await.unwrap();
     let events = store.events();
     let mut all = Vec::new();

@@ -1,13 +1,12 @@
 //! Catch-up and persistent subscriptions on every backend.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{EventStore, ExpectedVersion, NewEvent, RecordedEvent};
 use serde_json::json;
-use store_support::Target;
 
 on_each_backend!(
     catch_up_starts_mid_history_and_goes_live_exactly_once,

@@ -1,16 +1,15 @@
 //! Bad input to the task queue: each gets a clear error naming the problem, the store keeps
 //! serving, and nothing stored changes.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{
     Backoff, CronSchedule, DeadLetterFilter, NewTask, QueueSettings, Store, TaskQueue, TaskState,
 };
 use serde_json::json;
-use store_support::Target;
 
 on_each_backend!(
     payloads_that_are_not_objects_are_refused,

@@ -1,18 +1,17 @@
 //! The task queue's behaviour, on SQLite and (when configured) PostgreSQL.
 
-mod store_support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use foundation_core::error::ErrorCode;
 use foundation_core::{ManualClock, TelemetryBus};
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{
     Backoff, CronSchedule, DeadLetterFilter, Failure, FailureOutcome, LeasesExpired, NewTask,
     QueueSettings, Store, TaskDeadLettered, TaskQueue, TaskState,
 };
 use serde_json::json;
-use store_support::Target;
 
 on_each_backend!(
     enqueue_fetch_complete_round_trip,

@@ -1,16 +1,15 @@
 //! Edge cases of the task queue found in review: duplicate keys among dead letters, tag case,
 //! an undecodable row in a fetched batch, lock interplay and races on PostgreSQL.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::ManualClock;
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{
     DeadLetterFilter, Failure, NewTask, QueueSettings, Store, TaskQueue, TaskState,
 };
 use serde_json::json;
-use store_support::Target;
 
 on_each_backend!(
     requeue_where_skips_a_second_dead_task_with_the_same_key,

@@ -1,13 +1,12 @@
 //! Versioned agent state, run on SQLite and (when configured) PostgreSQL.
 
-mod store_support;
-
 use std::sync::Arc;
 
 use foundation_core::error::{ErrorCode, Result};
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{MAX_STATE_KEY_LEN, StateStore};
 use serde_json::{Value, json};
-use store_support::Target;
 
 on_each_backend!(
     state_round_trips_and_versions_increase,

@@ -1,10 +1,9 @@
 //! Behaviour every backend shares, run on SQLite and (when configured) PostgreSQL.
 
-mod store_support;
-
 use foundation_core::error::ErrorCode;
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{SCHEMA_VERSION, Store};
-use store_support::Target;
 
 on_each_backend!(
     open_migrates_and_data_survives_reopen,
