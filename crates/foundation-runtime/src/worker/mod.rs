@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod complete;
 mod config;
 mod handler;
 mod run;

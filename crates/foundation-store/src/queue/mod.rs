@@ -54,6 +54,7 @@
 //! # });
 //! ```
 
+mod complete_batch;
 mod cron;
 mod dead_letter;
 mod enqueue;
