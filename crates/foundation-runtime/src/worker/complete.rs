@@ -47,9 +47,10 @@ pub(super) async fn complete<H: TaskHandler>(
             let linger = tokio::time::sleep(LINGER);
             tokio::pin!(linger);
             while pending.len() < MAX_BATCH {
+                let room = MAX_BATCH - pending.len();
                 tokio::select! {
                     biased;
-                    got = arrivals.recv_many(&mut pending, MAX_BATCH - pending.len()) => {
+                    got = arrivals.recv_many(&mut pending, room) => {
                         if got == 0 {
                             open = false;
                             break;

@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use foundation_core::error::{Error, ErrorCode, Result};
+use foundation_core::error::{Error, ErrorCode};
 use foundation_protect::protection::Protection;
 use foundation_store::{Failure, FailureOutcome, Lease, LeasedTask, TaskId, TaskQueue};
 use futures::FutureExt;
