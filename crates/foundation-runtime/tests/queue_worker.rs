@@ -121,6 +121,7 @@ on_each_backend!(
     a_supervised_worker_runs_and_an_unknown_queue_fails_its_start,
     completions_are_counted_only_once_committed,
     a_completion_whose_lease_was_lost_counts_as_lost,
+    a_busy_worker_still_fills_its_last_free_slot,
 );
 
 fn config() -> WorkerConfig {
@@ -579,4 +580,54 @@ async fn a_completion_whose_lease_was_lost_counts_as_lost(store: &Store) {
     assert_eq!(status.in_flight, 0);
     handle.stop(StopReason::Normal).await;
     assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Cancelled);
+}
+
+async fn a_busy_worker_still_fills_its_last_free_slot(store: &Store) {
+    let tasks = store.tasks();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        WorkerConfig {
+            concurrency: 4,
+            shutdown_grace: Duration::from_millis(50),
+            ..config()
+        },
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(task.id).unwrap();
+                if task.payload["block"] == json!(true) {
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    let blocking = tasks
+        .enqueue_batch(
+            (0..3)
+                .map(|_| NewTask::new("jobs", json!({"block": true})))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let mut started = Vec::new();
+    for _ in 0..3 {
+        started.push(recv(&mut rx).await);
+    }
+    started.sort_unstable();
+    assert_eq!(started, blocking);
+    // Three of four slots are busy for good: the one free slot still takes new work.
+    let quick = tasks
+        .enqueue(NewTask::new("jobs", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut rx).await, quick);
+    handle.stop(StopReason::Normal).await;
+    assert_eq!(tasks.task(quick).await.unwrap().state, TaskState::Completed);
+    for id in blocking {
+        assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Available);
+    }
 }

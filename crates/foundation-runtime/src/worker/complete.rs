@@ -3,14 +3,14 @@
 //!
 //! A task whose handler succeeded hands its lease over a channel and frees its slot at once.
 //! The completer takes what has arrived (waiting [`LINGER`] for more after the first, at most
-//! [`MAX_BATCH`]), completes it with [`TaskQueue::complete_batch`](foundation_store::TaskQueue::complete_batch),
-//! and only then counts the tasks completed and forgets their leases. While one batch commits
-//! the next one gathers, so under load batches grow with the commit time; an idle worker's
-//! completion waits only [`LINGER`].
-
-use std::time::Duration;
+//! [`MAX_BATCH`]), completes it all with
+//! [`TaskQueue::complete_batch`](foundation_store::TaskQueue::complete_batch), and only then
+//! counts the tasks completed and forgets their leases. While one batch commits the next one
+//! gathers, so under load batches grow with the commit time; an idle worker's completion waits
+//! only [`LINGER`].
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use foundation_store::{Lease, TaskId};
 use tokio::sync::mpsc;

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::complete::{Completions, complete};
@@ -135,6 +136,9 @@ impl<H: TaskHandler> Shared<H> {
     }
 }
 
+/// How long a worker with only a few free slots waits for more to free before it fetches.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// Fetches and runs tasks until `stop` turns true, then drains (see [`drain`]); beside it the
 /// completer commits successes. Leases left once both are done are returned.
 pub(super) async fn run<H: TaskHandler>(shared: Arc<Shared<H>>, stop: watch::Receiver<bool>) {
@@ -161,11 +165,12 @@ async fn fetch_and_run<H: TaskHandler>(
 ) {
     let config = &shared.config;
     let mut running = JoinSet::new();
-    let mut next_cron = tokio::time::Instant::now();
+    let mut next_cron = Instant::now();
+    let mut gather_until = None;
     while !*stop.borrow() {
         while running.try_join_next().is_some() {}
-        if config.drive_cron && tokio::time::Instant::now() >= next_cron {
-            next_cron = tokio::time::Instant::now() + config.poll_interval;
+        if config.drive_cron && Instant::now() >= next_cron {
+            next_cron = Instant::now() + config.poll_interval;
             if let Err(e) = shared.tasks.enqueue_due().await {
                 shared.store_error("enqueue due cron tasks", &e);
             }
@@ -178,6 +183,21 @@ async fn fetch_and_run<H: TaskHandler>(
             }
             continue;
         }
+        // Only a few slots free while others run: wait a moment for more to free, so one fetch
+        // leases several tasks instead of one transaction per freed slot. An idle worker (or
+        // one at least half free) fetches at once.
+        if free < config.concurrency.div_ceil(2) && !running.is_empty() {
+            let until = *gather_until.get_or_insert_with(|| Instant::now() + GATHER);
+            if Instant::now() < until {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        }
+        gather_until = None;
         // Made before the fetch, so an enqueue right after an empty fetch still wakes us.
         let mut waiter = shared.tasks.waiter(&config.queue);
         match shared
