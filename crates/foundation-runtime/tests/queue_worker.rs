@@ -30,6 +30,9 @@ on_each_backend!(
     stopping_returns_leases_of_unfinished_tasks,
     a_lost_lease_drops_the_work,
     a_supervised_worker_runs_and_an_unknown_queue_fails_its_start,
+    completions_are_counted_only_once_committed,
+    a_completion_whose_lease_was_lost_counts_as_lost,
+    a_busy_worker_still_fills_its_last_free_slot,
 );
 
 /// Opens the target's store with the queue `jobs` declared.
@@ -404,4 +407,157 @@ async fn a_supervised_worker_runs_and_an_unknown_queue_fails_its_start(target: &
     .await
     .unwrap_err();
     assert!(err.to_string().contains("nowhere"), "{err}");
+}
+
+/// Asks the worker for its status until `done` holds, checking `each` on every answer.
+async fn watch_status(
+    handle: &foundation_runtime::agent::AgentHandle<
+        QueueWorker<impl foundation_runtime::worker::TaskHandler>,
+    >,
+    mut each: impl AsyncFnMut(&foundation_runtime::worker::WorkerStatus),
+    done: impl Fn(&foundation_runtime::worker::WorkerStatus) -> bool,
+) -> foundation_runtime::worker::WorkerStatus {
+    let watch = async {
+        loop {
+            let status = handle
+                .call(WorkerMsg::Status, Duration::from_secs(5))
+                .await
+                .unwrap();
+            each(&status).await;
+            if done(&status) {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(GUARD, watch)
+        .await
+        .expect("the worker did not get there in time")
+}
+
+async fn completions_are_counted_only_once_committed(store: &Store) {
+    let tasks = store.tasks();
+    let ids = tasks
+        .enqueue_batch(
+            (0..60)
+                .map(|i| NewTask::new("jobs", json!({"i": i})).max_attempts(1))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        WorkerConfig {
+            concurrency: 8,
+            ..config()
+        },
+        handler_fn(|task| async move {
+            match task.payload["i"].as_u64() {
+                Some(i) if i % 3 == 0 => Err(Error::new(ErrorCode::INTERNAL, "every third")),
+                _ => Ok(()),
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    // Whenever the worker says a task completed, the store already says so too.
+    let status = watch_status(
+        &handle,
+        async |status| {
+            let committed = tasks.stats("jobs").await.unwrap().completed;
+            assert!(
+                committed >= status.completed,
+                "counted {} completions, {committed} committed",
+                status.completed
+            );
+        },
+        |status| status.completed + status.dead == 60,
+    )
+    .await;
+    assert_eq!((status.completed, status.dead, status.lost), (40, 20, 0));
+    assert_eq!(status.in_flight, 0);
+    handle.stop(StopReason::Normal).await;
+    for id in ids {
+        let state = tasks.task(id).await.unwrap().state;
+        assert!(matches!(state, TaskState::Completed | TaskState::Dead));
+    }
+    assert_eq!(tasks.stats("jobs").await.unwrap().completed, 40);
+}
+
+async fn a_completion_whose_lease_was_lost_counts_as_lost(store: &Store) {
+    let tasks = store.tasks();
+    let id = tasks
+        .enqueue(NewTask::new("jobs", json!({})))
+        .await
+        .unwrap();
+    let cancel = tasks.clone();
+    // The handler succeeds, but its task is cancelled before the completion is committed.
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        config(),
+        handler_fn(move |task| {
+            let cancel = cancel.clone();
+            async move {
+                cancel.cancel(task.id).await?;
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    let status = watch_status(&handle, async |_| {}, |status| status.lost == 1).await;
+    assert_eq!(status.completed, 0);
+    assert_eq!(status.in_flight, 0);
+    handle.stop(StopReason::Normal).await;
+    assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Cancelled);
+}
+
+async fn a_busy_worker_still_fills_its_last_free_slot(store: &Store) {
+    let tasks = store.tasks();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        WorkerConfig {
+            concurrency: 4,
+            shutdown_grace: Duration::from_millis(50),
+            ..config()
+        },
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(task.id).unwrap();
+                if task.payload["block"] == json!(true) {
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+        }),
+    )
+    .unwrap();
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    let blocking = tasks
+        .enqueue_batch(
+            (0..3)
+                .map(|_| NewTask::new("jobs", json!({"block": true})))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let mut started = Vec::new();
+    for _ in 0..3 {
+        started.push(recv(&mut rx).await);
+    }
+    started.sort_unstable();
+    assert_eq!(started, blocking);
+    // Three of four slots are busy for good: the one free slot still takes new work.
+    let quick = tasks
+        .enqueue(NewTask::new("jobs", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(recv(&mut rx).await, quick);
+    handle.stop(StopReason::Normal).await;
+    assert_eq!(tasks.task(quick).await.unwrap().state, TaskState::Completed);
+    for id in blocking {
+        assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Available);
+    }
 }

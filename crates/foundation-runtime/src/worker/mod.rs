@@ -5,19 +5,25 @@
 //! ([`QueueWorker::child`] makes its [`ChildSpec`]). Once started it fetches up to
 //! `concurrency` tasks at a time, runs each task's [`TaskHandler`] (through the worker's
 //! [`Protection`] when one is set — retry, circuit breaker, rate limit — and within the task's
-//! own timeout), extends each lease by heartbeat while the handler runs, and completes or fails
-//! the task with the handler's result. A handler's error is retried as the error says
+//! own timeout), extends each lease by heartbeat while the handler runs, and records the
+//! handler's result. A success frees the task's slot at once and joins the worker's pending
+//! completions, which are committed together a few milliseconds later in one transaction
+//! ([`TaskQueue::complete_batch`]), so a busy worker pays one commit for many tasks; the
+//! worker's [`WorkerStatus`] counts a task completed only once that commit is done. A
+//! handler's error is recorded at once ([`TaskQueue::fail`]): it is retried as the error says
 //! (`is_retryable`, `retry_after`), up to the task's attempts; a panic is a retryable failure.
 //! If the lease is lost (the task was cancelled, or the store handed it on after the lease ran
-//! out) the handler's future is dropped and nothing is recorded.
+//! out) the handler's future is dropped and nothing is recorded; a success whose lease was lost
+//! before its completion was committed counts as lost too.
 //!
 //! When idle the worker waits for a wake-up from an enqueue (in process, or from another node
 //! through PostgreSQL's `LISTEN/NOTIFY`), for the next scheduled task, or for its poll interval.
 //!
 //! Stopping the agent gracefully stops fetching, lets running tasks finish within
-//! `shutdown_grace`, then drops the rest and returns their leases, so they run again at once
-//! without spending an attempt. If the worker is aborted or its process dies instead, its
-//! leases simply run out and the tasks are handed to another worker.
+//! `shutdown_grace`, commits every pending completion, then drops the rest and returns their
+//! leases, so they run again at once without spending an attempt. If the worker is aborted or
+//! its process dies instead, its leases simply run out and the tasks (including any whose
+//! completion was not committed yet) are handed to another worker: a task runs at least once.
 //!
 //! ```no_run
 //! # async fn demo(store: foundation_store::Store) -> foundation_core::Result<()> {
@@ -36,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+mod complete;
 mod config;
 mod handler;
 mod run;

@@ -1,31 +1,34 @@
-//! The worker's loop: fetch, run each task with a heartbeat beside it, report the outcome; on
-//! stop, drain within the grace period and return what is left.
+//! The worker's loop: fetch, run each task with a heartbeat beside it, hand a success to the
+//! completer (see [`complete`](super::complete)) and record a failure; on stop, drain within
+//! the grace period, commit the completions still pending, and return what is left.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use foundation_core::error::{Error, ErrorCode, Result};
+use foundation_core::error::{Error, ErrorCode};
 use foundation_protect::protection::Protection;
 use foundation_store::{Failure, FailureOutcome, Lease, LeasedTask, TaskId, TaskQueue};
 use futures::FutureExt;
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::complete::{Completions, complete};
 use super::config::WorkerConfig;
 use super::handler::TaskHandler;
 
 /// What a worker has done so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WorkerStatus {
-    /// Tasks running now.
+    /// Tasks it holds a lease on: running, or finished and waiting for their completion to
+    /// be committed.
     pub in_flight: u64,
-    /// Tasks it completed.
+    /// Tasks it completed (counted once the completion is committed).
     pub completed: u64,
     /// Attempts that failed and will be retried.
     pub retried: u64,
@@ -37,12 +40,31 @@ pub struct WorkerStatus {
     pub last_error: Option<String>,
 }
 
+/// What became of a task the worker held, as its status counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Its completion was committed.
+    Completed,
+    /// Its failed attempt was recorded and it will run again.
+    Retried,
+    /// It went to the dead-letter queue.
+    Dead,
+    /// The worker no longer held its lease.
+    Lost,
+    /// Nothing could be recorded (the store refused); its lease runs out.
+    Unrecorded,
+}
+
+/// The leases the worker holds and the tasks it is done with, kept together so a status never
+/// shows a task both held and counted.
 #[derive(Default)]
-struct Counters {
-    completed: AtomicU64,
-    retried: AtomicU64,
-    dead: AtomicU64,
-    lost: AtomicU64,
+struct Book {
+    /// Of tasks running, and of finished ones whose completion is not committed yet.
+    leases: HashMap<TaskId, Lease>,
+    completed: u64,
+    retried: u64,
+    dead: u64,
+    lost: u64,
 }
 
 /// Everything the loop and its tasks share.
@@ -51,10 +73,8 @@ pub(super) struct Shared<H> {
     pub(super) config: WorkerConfig,
     pub(super) handler: Arc<H>,
     pub(super) protection: Option<Protection>,
-    counters: Counters,
+    book: Mutex<Book>,
     last_error: Mutex<Option<String>>,
-    /// The leases of the tasks running now, returned on shutdown if their work is abandoned.
-    leases: Mutex<HashMap<TaskId, Lease>>,
 }
 
 impl<H: TaskHandler> Shared<H> {
@@ -69,25 +89,44 @@ impl<H: TaskHandler> Shared<H> {
             config,
             handler,
             protection,
-            counters: Counters::default(),
+            book: Mutex::new(Book::default()),
             last_error: Mutex::new(None),
-            leases: Mutex::new(HashMap::new()),
         }
     }
 
     pub(super) fn status(&self) -> WorkerStatus {
-        let c = &self.counters;
+        let book = self.book.lock();
         WorkerStatus {
-            in_flight: self.leases.lock().len() as u64,
-            completed: c.completed.load(Ordering::Relaxed),
-            retried: c.retried.load(Ordering::Relaxed),
-            dead: c.dead.load(Ordering::Relaxed),
-            lost: c.lost.load(Ordering::Relaxed),
+            in_flight: book.leases.len() as u64,
+            completed: book.completed,
+            retried: book.retried,
+            dead: book.dead,
+            lost: book.lost,
             last_error: self.last_error.lock().clone(),
         }
     }
 
-    fn store_error(&self, what: &str, err: &Error) {
+    /// Notes a lease the worker now holds.
+    fn hold(&self, lease: &Lease) {
+        self.book.lock().leases.insert(lease.task_id, lease.clone());
+    }
+
+    /// Forgets the leases of `settled` tasks and counts what became of each.
+    pub(super) fn settle(&self, settled: impl IntoIterator<Item = (TaskId, Outcome)>) {
+        let mut book = self.book.lock();
+        for (task, outcome) in settled {
+            book.leases.remove(&task);
+            match outcome {
+                Outcome::Completed => book.completed += 1,
+                Outcome::Retried => book.retried += 1,
+                Outcome::Dead => book.dead += 1,
+                Outcome::Lost => book.lost += 1,
+                Outcome::Unrecorded => {}
+            }
+        }
+    }
+
+    pub(super) fn store_error(&self, what: &str, err: &Error) {
         tracing::warn!(
             target: "foundation.queue.worker_error",
             worker = %self.config.name,
@@ -97,15 +136,41 @@ impl<H: TaskHandler> Shared<H> {
     }
 }
 
-/// Fetches and runs tasks until `stop` turns true, then drains (see [`drain`]).
-pub(super) async fn run<H: TaskHandler>(shared: Arc<Shared<H>>, mut stop: watch::Receiver<bool>) {
+/// How long a worker with only a few free slots waits for more to free before it fetches.
+const GATHER: Duration = Duration::from_millis(2);
+
+/// Fetches and runs tasks until `stop` turns true, then drains (see [`drain`]); beside it the
+/// completer commits successes. Leases left once both are done are returned.
+pub(super) async fn run<H: TaskHandler>(shared: Arc<Shared<H>>, stop: watch::Receiver<bool>) {
+    let (completions, arrivals) = mpsc::unbounded_channel();
+    tokio::join!(
+        fetch_and_run(&shared, stop, completions),
+        complete(&shared, arrivals)
+    );
+    // Only leases of abandoned work (or of completions the store refused) are left.
+    let left: Vec<Lease> = shared.book.lock().leases.drain().map(|(_, l)| l).collect();
+    for lease in left {
+        if let Err(e) = shared.tasks.release(&lease).await {
+            shared.store_error("return lease on shutdown", &e);
+        }
+    }
+}
+
+/// The fetch loop: leases tasks as slots free up and runs each in `running`, until `stop`;
+/// then drains. Dropping `completions` on return (with every task's clone) ends the completer.
+async fn fetch_and_run<H: TaskHandler>(
+    shared: &Arc<Shared<H>>,
+    mut stop: watch::Receiver<bool>,
+    completions: Completions,
+) {
     let config = &shared.config;
     let mut running = JoinSet::new();
-    let mut next_cron = tokio::time::Instant::now();
+    let mut next_cron = Instant::now();
+    let mut gather_until = None;
     while !*stop.borrow() {
         while running.try_join_next().is_some() {}
-        if config.drive_cron && tokio::time::Instant::now() >= next_cron {
-            next_cron = tokio::time::Instant::now() + config.poll_interval;
+        if config.drive_cron && Instant::now() >= next_cron {
+            next_cron = Instant::now() + config.poll_interval;
             if let Err(e) = shared.tasks.enqueue_due().await {
                 shared.store_error("enqueue due cron tasks", &e);
             }
@@ -118,6 +183,21 @@ pub(super) async fn run<H: TaskHandler>(shared: Arc<Shared<H>>, mut stop: watch:
             }
             continue;
         }
+        // Only a few slots free while others run: wait a moment for more to free, so one fetch
+        // leases several tasks instead of one transaction per freed slot. An idle worker (or
+        // one at least half free) fetches at once.
+        if free < config.concurrency.div_ceil(2) && !running.is_empty() {
+            let until = *gather_until.get_or_insert_with(|| Instant::now() + GATHER);
+            if Instant::now() < until {
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        }
+        gather_until = None;
         // Made before the fetch, so an enqueue right after an empty fetch still wakes us.
         let mut waiter = shared.tasks.waiter(&config.queue);
         match shared
@@ -127,15 +207,12 @@ pub(super) async fn run<H: TaskHandler>(shared: Arc<Shared<H>>, mut stop: watch:
         {
             Ok(batch) if !batch.is_empty() => {
                 for leased in batch {
-                    shared
-                        .leases
-                        .lock()
-                        .insert(leased.lease.task_id, leased.lease.clone());
-                    running.spawn(run_one(shared.clone(), leased));
+                    shared.hold(&leased.lease);
+                    running.spawn(run_one(shared.clone(), leased, completions.clone()));
                 }
             }
             Ok(_) => {
-                let wait = idle_wait(&shared).await;
+                let wait = idle_wait(shared).await;
                 tokio::select! {
                     _ = waiter.wait(wait) => {}
                     Some(_) = running.join_next(), if !running.is_empty() => {}
@@ -151,7 +228,7 @@ pub(super) async fn run<H: TaskHandler>(shared: Arc<Shared<H>>, mut stop: watch:
             }
         }
     }
-    drain(&shared, running).await;
+    drain(shared, running).await;
 }
 
 /// How long to wait for work after an empty fetch: until the next scheduled task is due, at
@@ -174,8 +251,9 @@ async fn idle_wait<H: TaskHandler>(shared: &Shared<H>) -> Duration {
     }
 }
 
-/// Lets running tasks finish within the grace period, then abandons the rest and returns their
-/// leases so they run again at once, without counting the attempt.
+/// Lets running tasks finish within the grace period, then abandons the rest (their leases
+/// stay in the lease map, to be returned so they run again at once without counting the
+/// attempt).
 async fn drain<H: TaskHandler>(shared: &Shared<H>, mut running: JoinSet<()>) {
     let grace = tokio::time::sleep(shared.config.shutdown_grace);
     tokio::pin!(grace);
@@ -189,17 +267,17 @@ async fn drain<H: TaskHandler>(shared: &Shared<H>, mut running: JoinSet<()>) {
             }
         }
     }
-    let left: Vec<Lease> = shared.leases.lock().drain().map(|(_, l)| l).collect();
-    for lease in left {
-        if let Err(e) = shared.tasks.release(&lease).await {
-            shared.store_error("return lease on shutdown", &e);
-        }
-    }
 }
 
 /// Runs one task: the handler (through the protection, within the task's timeout, panics
 /// caught) raced against the heartbeat, which ends the work if the lease is lost.
-async fn run_one<H: TaskHandler>(shared: Arc<Shared<H>>, leased: LeasedTask) {
+/// A success goes to the completer (the lease stays held until it is committed); a failure is
+/// recorded here.
+async fn run_one<H: TaskHandler>(
+    shared: Arc<Shared<H>>,
+    leased: LeasedTask,
+    completions: Completions,
+) {
     let LeasedTask { task, lease } = leased;
     let span = tracing::info_span!(
         "foundation.queue.task",
@@ -257,38 +335,29 @@ async fn run_one<H: TaskHandler>(shared: Arc<Shared<H>>, leased: LeasedTask) {
             None
         }
     };
-    if let Some(result) = result {
-        report(&shared, &lease, result).await;
-    } else {
-        shared.counters.lost.fetch_add(1, Ordering::Relaxed);
-    }
-    shared.leases.lock().remove(&task.id);
+    let outcome = match result {
+        // The completer outlives every task, so the send only fails if the worker is being
+        // torn down; then the lease is returned or runs out.
+        Some(Ok(())) => {
+            let _ = completions.send(lease);
+            return;
+        }
+        Some(Err(err)) => record_failure(&shared, &lease, &err).await,
+        None => Outcome::Lost,
+    };
+    shared.settle([(task.id, outcome)]);
 }
 
-/// Records the handler's result against the lease.
-async fn report<H: TaskHandler>(shared: &Shared<H>, lease: &Lease, result: Result<()>) {
-    let recorded = match &result {
-        Ok(()) => shared.tasks.complete(lease).await.map(|()| {
-            shared.counters.completed.fetch_add(1, Ordering::Relaxed);
-        }),
-        Err(err) => shared
-            .tasks
-            .fail(lease, Failure::from_error(err))
-            .await
-            .map(|outcome| {
-                let counter = match outcome {
-                    FailureOutcome::Dead => &shared.counters.dead,
-                    FailureOutcome::Retrying { .. } => &shared.counters.retried,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }),
-    };
-    match recorded {
-        Ok(()) => {}
-        Err(e) if e.code() == ErrorCode::TASK_LEASE_LOST => {
-            shared.counters.lost.fetch_add(1, Ordering::Relaxed);
-        }
+/// Records the handler's error against the lease: a retry or a dead letter.
+async fn record_failure<H: TaskHandler>(shared: &Shared<H>, lease: &Lease, err: &Error) -> Outcome {
+    match shared.tasks.fail(lease, Failure::from_error(err)).await {
+        Ok(FailureOutcome::Dead) => Outcome::Dead,
+        Ok(FailureOutcome::Retrying { .. }) => Outcome::Retried,
+        Err(e) if e.code() == ErrorCode::TASK_LEASE_LOST => Outcome::Lost,
         // Not recorded: the lease runs out and the task runs again (at least once).
-        Err(e) => shared.store_error("record task outcome", &e),
+        Err(e) => {
+            shared.store_error("record task failure", &e);
+            Outcome::Unrecorded
+        }
     }
 }

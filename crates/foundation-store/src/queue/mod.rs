@@ -56,6 +56,7 @@
 //! # });
 //! ```
 
+mod complete_batch;
 mod cron;
 mod dead_letter;
 mod enqueue;
