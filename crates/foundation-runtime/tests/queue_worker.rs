@@ -26,6 +26,7 @@ on_each_backend!(
     errors_retry_then_dead_letter_with_each_attempts_error,
     non_retryable_errors_panics_and_timeouts_are_failures,
     the_protection_retries_within_one_attempt,
+    a_protection_giving_up_leaves_the_task_to_its_own_retries,
     a_wake_up_starts_work_without_waiting_for_the_poll,
     stopping_returns_leases_of_unfinished_tasks,
     a_lost_lease_drops_the_work,
@@ -435,7 +436,8 @@ async fn watch_status(
         .expect("the worker did not get there in time")
 }
 
-async fn completions_are_counted_only_once_committed(store: &Store) {
+async fn completions_are_counted_only_once_committed(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let ids = tasks
         .enqueue_batch(
@@ -484,7 +486,8 @@ async fn completions_are_counted_only_once_committed(store: &Store) {
     assert_eq!(tasks.stats("jobs").await.unwrap().completed, 40);
 }
 
-async fn a_completion_whose_lease_was_lost_counts_as_lost(store: &Store) {
+async fn a_completion_whose_lease_was_lost_counts_as_lost(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let id = tasks
         .enqueue(NewTask::new("jobs", json!({})))
@@ -512,7 +515,8 @@ async fn a_completion_whose_lease_was_lost_counts_as_lost(store: &Store) {
     assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Cancelled);
 }
 
-async fn a_busy_worker_still_fills_its_last_free_slot(store: &Store) {
+async fn a_busy_worker_still_fills_its_last_free_slot(target: &Target) {
+    let store = &open(target).await;
     let tasks = store.tasks();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let worker = QueueWorker::new(
@@ -560,4 +564,63 @@ async fn a_busy_worker_still_fills_its_last_free_slot(store: &Store) {
     for id in blocking {
         assert_eq!(tasks.task(id).await.unwrap().state, TaskState::Available);
     }
+}
+
+async fn a_protection_giving_up_leaves_the_task_to_its_own_retries(target: &Target) {
+    let store = &open(target).await;
+    let tasks = store.tasks();
+    let id = tasks
+        .enqueue(
+            NewTask::new("jobs", json!({}))
+                .max_attempts(2)
+                .backoff(quick_retry()),
+        )
+        .await
+        .unwrap();
+    let protection = Protection::builder("jobs")
+        .retry(RetryConfig {
+            max_attempts: 2,
+            backoff: RetryBackoff::Constant {
+                delay: Duration::from_millis(1),
+            },
+            ..RetryConfig::default()
+        })
+        .build()
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = QueueWorker::new(
+        tasks.clone(),
+        config(),
+        handler_fn(move |task| {
+            let tx = tx.clone();
+            async move {
+                tx.send(task.attempt).unwrap();
+                Err(Error::new(ErrorCode::NETWORK, "connection reset"))
+            }
+        }),
+    )
+    .unwrap()
+    .protection(protection);
+    let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
+    // Two calls per task attempt (the protection's retry), two task attempts.
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        calls.push(recv(&mut rx).await);
+    }
+    assert_eq!(calls, [1, 1, 2, 2]);
+    let details = loop {
+        let details = tasks.details(id).await.unwrap();
+        if details.task.state == TaskState::Dead {
+            break details;
+        }
+        tokio::time::timeout(GUARD, tasks.waiter("jobs").wait(Duration::from_millis(20)))
+            .await
+            .unwrap();
+    };
+    handle.stop(StopReason::Normal).await;
+    assert_eq!(details.errors.len(), 2);
+    assert!(
+        details.errors[1].error.contains("retry_exhausted"),
+        "{details:?}"
+    );
 }

@@ -1,15 +1,14 @@
 //! Completing many leased tasks at once (`TaskQueue::complete_batch`), on SQLite and (when
 //! configured) PostgreSQL.
 
-mod store_support;
-
 use std::time::Duration;
 
 use foundation_core::ManualClock;
 use foundation_core::error::ErrorCode;
+use foundation_store::on_each_backend;
+use foundation_store::testing::Target;
 use foundation_store::{Lease, NewTask, QueueSettings, Store, TaskId, TaskQueue, TaskState};
 use serde_json::json;
-use store_support::Target;
 
 on_each_backend!(
     completes_every_held_lease_across_fetches,

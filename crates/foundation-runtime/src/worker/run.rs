@@ -348,9 +348,21 @@ async fn run_one<H: TaskHandler>(
     shared.settle([(task.id, outcome)]);
 }
 
+/// How a handler's error fails its task: as retryable as the error says, except that the
+/// protection's own retries giving up (`RETRY_EXHAUSTED`, `RETRY_BUDGET_EXHAUSTED`: transient
+/// errors that outlasted a few quick retries) leave the task retryable — its backoff is the
+/// slower, outer loop that such errors are for.
+fn task_failure(err: &Error) -> Failure {
+    let mut failure = Failure::from_error(err);
+    if err.is(ErrorCode::RETRY_EXHAUSTED) || err.is(ErrorCode::RETRY_BUDGET_EXHAUSTED) {
+        failure.retryable = true;
+    }
+    failure
+}
+
 /// Records the handler's error against the lease: a retry or a dead letter.
 async fn record_failure<H: TaskHandler>(shared: &Shared<H>, lease: &Lease, err: &Error) -> Outcome {
-    match shared.tasks.fail(lease, Failure::from_error(err)).await {
+    match shared.tasks.fail(lease, task_failure(err)).await {
         Ok(FailureOutcome::Dead) => Outcome::Dead,
         Ok(FailureOutcome::Retrying { .. }) => Outcome::Retried,
         Err(e) if e.code() == ErrorCode::TASK_LEASE_LOST => Outcome::Lost,
