@@ -12,10 +12,12 @@ use foundation_protect::retry::{Backoff as RetryBackoff, RetryConfig};
 use foundation_runtime::agent::StopReason;
 use foundation_runtime::agent::{AgentConfig, spawn};
 use foundation_runtime::supervisor::{SupervisorSpec, start as start_supervisor};
-use foundation_runtime::worker::{QueueWorker, WorkerConfig, WorkerMsg, handler_fn};
+use foundation_runtime::worker::{QueueWorker, TaskHandler, WorkerConfig, WorkerMsg, handler_fn};
 use foundation_store::on_each_backend;
 use foundation_store::testing::Target;
-use foundation_store::{Backoff, NewTask, QueueSettings, Store, TaskState};
+use foundation_store::{
+    Backoff, NewTask, QueueSettings, Store, TaskDetails, TaskId, TaskQueue, TaskState,
+};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -62,6 +64,34 @@ fn quick_retry() -> Backoff {
     }
 }
 
+/// A handler that reports each task's id on `tx` and succeeds.
+fn reporting_ids(tx: mpsc::UnboundedSender<TaskId>) -> impl TaskHandler + Clone {
+    handler_fn(move |task| {
+        let tx = tx.clone();
+        async move {
+            tx.send(task.id).unwrap();
+            Ok(())
+        }
+    })
+}
+
+/// Waits (on the queue's wake-ups, polling every 20 ms) until task `id` is dead; its details.
+async fn dead_letter(tasks: &TaskQueue, id: TaskId) -> TaskDetails {
+    let mut waiter = tasks.waiter("jobs");
+    let wait = async {
+        loop {
+            let details = tasks.details(id).await.unwrap();
+            if details.task.state == TaskState::Dead {
+                return details;
+            }
+            waiter.wait(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(GUARD, wait)
+        .await
+        .expect("the task did not reach the dead-letter queue in time")
+}
+
 async fn recv<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(GUARD, rx.recv())
         .await
@@ -81,18 +111,7 @@ async fn runs_every_task_once_and_completes_it(target: &Target) {
         .await
         .unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let worker = QueueWorker::new(
-        tasks.clone(),
-        config(),
-        handler_fn(move |task| {
-            let tx = tx.clone();
-            async move {
-                tx.send(task.id).unwrap();
-                Ok(())
-            }
-        }),
-    )
-    .unwrap();
+    let worker = QueueWorker::new(tasks.clone(), config(), reporting_ids(tx)).unwrap();
     let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
     let mut seen = Vec::new();
     for _ in 0..20 {
@@ -198,15 +217,7 @@ async fn non_retryable_errors_panics_and_timeouts_are_failures(target: &Target) 
         (panics, "panicked: boom in the handler"),
         (slow, "timeout"),
     ] {
-        let details = loop {
-            let details = tasks.details(id).await.unwrap();
-            if details.task.state == TaskState::Dead {
-                break details;
-            }
-            tokio::time::timeout(GUARD, tasks.waiter("jobs").wait(Duration::from_millis(20)))
-                .await
-                .unwrap();
-        };
+        let details = dead_letter(&tasks, id).await;
         assert_eq!(details.errors.len(), 1, "{id}");
         assert!(details.errors[0].error.contains(words), "{details:?}");
     }
@@ -271,13 +282,7 @@ async fn a_wake_up_starts_work_without_waiting_for_the_poll(target: &Target) {
             drive_cron: false,
             ..config()
         },
-        handler_fn(move |task| {
-            let tx = tx.clone();
-            async move {
-                tx.send(task.id).unwrap();
-                Ok(())
-            }
-        }),
+        reporting_ids(tx),
     )
     .unwrap();
     let handle = spawn(worker, AgentConfig::named("w")).await.unwrap();
@@ -376,13 +381,7 @@ async fn a_supervised_worker_runs_and_an_unknown_queue_fails_its_start(target: &
     let store = &open(target).await;
     let tasks = store.tasks();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let handler = handler_fn(move |task| {
-        let tx = tx.clone();
-        async move {
-            tx.send(task.id).unwrap();
-            Ok(())
-        }
-    });
+    let handler = reporting_ids(tx);
     let spec = SupervisorSpec::new("workers").child(
         QueueWorker::child(
             "jobs-worker",
@@ -608,15 +607,7 @@ async fn a_protection_giving_up_leaves_the_task_to_its_own_retries(target: &Targ
         calls.push(recv(&mut rx).await);
     }
     assert_eq!(calls, [1, 1, 2, 2]);
-    let details = loop {
-        let details = tasks.details(id).await.unwrap();
-        if details.task.state == TaskState::Dead {
-            break details;
-        }
-        tokio::time::timeout(GUARD, tasks.waiter("jobs").wait(Duration::from_millis(20)))
-            .await
-            .unwrap();
-    };
+    let details = dead_letter(&tasks, id).await;
     handle.stop(StopReason::Normal).await;
     assert_eq!(details.errors.len(), 2);
     assert!(
