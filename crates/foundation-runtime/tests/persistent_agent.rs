@@ -181,6 +181,12 @@ async fn a_second_instance_of_the_key_conflicts_and_stops(t: &Target) {
     // The second instance loaded the same (empty) state; its save must not overwrite.
     let err = add(&second, 10).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::SHUTDOWN, "{err}");
+    // The caller learns why: the save's own error is in the message.
+    assert!(
+        err.message()
+            .contains(ErrorCode::STATE_VERSION_CONFLICT.name()),
+        "{err}"
+    );
     let ExitReason::Stopped(StopReason::Other(why)) = second.wait().await else {
         panic!("the conflicting instance stops");
     };
@@ -214,6 +220,7 @@ async fn a_store_failure_is_not_acknowledged(t: &Target) {
 
     let err = add(&agent, 1).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::SHUTDOWN, "{err}");
+    assert!(err.message().contains("could not be saved"), "{err}");
     let ExitReason::Stopped(StopReason::Other(why)) = agent.wait().await else {
         panic!("the agent stops when it cannot save");
     };

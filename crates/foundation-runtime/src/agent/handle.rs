@@ -96,6 +96,13 @@ impl Shared {
         self.stop_requested.store(true, Ordering::Release);
     }
 
+    /// Marks the agent as stopping for `reason` (the first reason given wins), so callers whose
+    /// answers are dropped from now on are told why. The stop itself is requested separately.
+    pub(crate) fn mark_stopping_because(&self, reason: StopReason) {
+        self.stop_reason.lock().get_or_insert(reason);
+        self.mark_stopping();
+    }
+
     /// Asks the run loop to stop; the first request's reason wins.
     fn request_stop(&self, reason: StopReason) {
         self.stop_reason.lock().get_or_insert(reason);
@@ -132,8 +139,11 @@ impl Shared {
             )
             .with_context("agent", name.clone()),
             None if self.stop_requested() => {
-                Error::new(ErrorCode::SHUTDOWN, format!("agent `{name}` is stopping"))
-                    .with_context("agent", name.clone())
+                let message = match &*self.stop_reason.lock() {
+                    Some(reason) => format!("agent `{name}` is stopping: {reason}"),
+                    None => format!("agent `{name}` is stopping"),
+                };
+                Error::new(ErrorCode::SHUTDOWN, message).with_context("agent", name.clone())
             }
             None => Error::new(
                 ErrorCode::AGENT_REPLY_DROPPED,

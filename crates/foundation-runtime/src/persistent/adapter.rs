@@ -117,13 +117,15 @@ impl<A: PersistentAgent> Agent for Persistent<A> {
                 "state could not be saved; the message is not acknowledged and the agent stops"
             );
             self.diverged = true;
-            // Callers of this message get `SHUTDOWN` ("stopping") instead of an answer.
-            ctx.myself().shared.mark_stopping();
-            ctx.discard_replies();
-            ctx.stop(StopReason::Other(Cow::Owned(format!(
+            let reason = StopReason::Other(Cow::Owned(format!(
                 "the state of `{}` could not be saved: {e}",
                 self.key
-            ))));
+            )));
+            // Callers of this message get `SHUTDOWN` naming the save's error instead of an
+            // answer.
+            ctx.myself().shared.mark_stopping_because(reason.clone());
+            ctx.discard_replies();
+            ctx.stop(reason);
         }
     }
 

@@ -19,7 +19,8 @@
 //!
 //! **A failed save is never acknowledged.** When a save after a message fails (a version
 //! conflict, the store unavailable, the state too large), the message's answers are dropped,
-//! so their callers get a `SHUTDOWN` error ("agent … is stopping") instead of an answer, and
+//! so their callers get a `SHUTDOWN` error naming the save's error ("agent … is stopping: the
+//! state of `key` could not be saved: …") instead of an answer, and
 //! the agent stops with [`StopReason::Other`] naming the key and the save error (visible
 //! through [`AgentRef::wait`](crate::agent::AgentRef::wait) and logged). Its in-memory state
 //! has diverged from the stored one, so it does not save again on the way out. The stop is
