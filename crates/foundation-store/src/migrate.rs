@@ -23,51 +23,29 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "base",
-        sql: include_str!("../migrations/sqlite/0001_base.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "queue",
-        sql: include_str!("../migrations/sqlite/0002_queue.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "events",
-        sql: include_str!("../migrations/sqlite/0003_events.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "agent_state",
-        sql: include_str!("../migrations/sqlite/0004_agent_state.sql"),
-    },
-];
+/// Both backends' migration lists from one table of `(version, name, file stem)`: each
+/// backend has its own SQL file per migration under `migrations/{sqlite,postgres}/`.
+macro_rules! migrations {
+    ($($version:literal $name:literal $file:literal),* $(,)?) => {
+        const SQLITE: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/sqlite/", $file, ".sql")),
+        }),*];
+        const POSTGRES: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../migrations/postgres/", $file, ".sql")),
+        }),*];
+    };
+}
 
-const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "base",
-        sql: include_str!("../migrations/postgres/0001_base.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "queue",
-        sql: include_str!("../migrations/postgres/0002_queue.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "events",
-        sql: include_str!("../migrations/postgres/0003_events.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "agent_state",
-        sql: include_str!("../migrations/postgres/0004_agent_state.sql"),
-    },
-];
+migrations! {
+    1 "base" "0001_base",
+    2 "queue" "0002_queue",
+    3 "events" "0003_events",
+    4 "agent_state" "0004_agent_state",
+}
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = 4;
