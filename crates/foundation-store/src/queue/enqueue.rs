@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use foundation_core::error::{Error, ErrorCode, Result};
 
-use super::queues::unknown_queue;
 use super::task::NewTask;
 use super::{TaskId, TaskQueue, topic};
 use crate::error::translate;
@@ -31,7 +30,6 @@ struct Row {
 
 /// Why a batch could not be inserted whole.
 enum Refused {
-    UnknownQueue(String),
     Duplicate {
         key: String,
         queue: String,
@@ -76,17 +74,9 @@ impl TaskQueue {
         let queues: BTreeSet<&str> = rows.iter().map(|r| r.queue.as_str()).collect();
         let outcome = with_pool!(&self.store.backend, |pool, dialect| {
             async {
+                // An undeclared queue fails the insert's foreign key (the error path below
+                // names it), so the common case costs no extra query.
                 let mut tx = pool.begin_with(dialect.begin_write).await?;
-                for queue in &queues {
-                    let found: Option<String> =
-                        sqlx::query_scalar("SELECT name FROM foundation_queues WHERE name = $1")
-                            .bind(*queue)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if found.is_none() {
-                        return Err(Refused::UnknownQueue((*queue).to_owned()));
-                    }
-                }
                 let mut ids = Vec::with_capacity(rows.len());
                 for (number, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
                     let sql = insert_sql(chunk.len());
@@ -137,7 +127,15 @@ impl TaskQueue {
                 tracing::debug!(target: "foundation.queue.enqueued", count = ids.len());
                 Ok(ids)
             }
-            Err(Refused::UnknownQueue(queue)) => Err(unknown_queue(&queue)),
+            Err(Refused::Database(e))
+                if e.as_database_error().map(|d| d.kind())
+                    == Some(sqlx::error::ErrorKind::ForeignKeyViolation) =>
+            {
+                for queue in &queues {
+                    self.queue(queue).await?;
+                }
+                Err(translate(e, "enqueue"))
+            }
             Err(Refused::Duplicate { key, queue, index }) => Err(self
                 .duplicate(&queue, &key)
                 .await
