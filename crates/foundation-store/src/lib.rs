@@ -234,6 +234,7 @@ impl StoreOptions {
                 signals,
                 max_payload_bytes: self.max_payload_bytes,
                 bus: self.bus,
+                lease_sweeps: Default::default(),
             }),
         })
     }
@@ -253,6 +254,8 @@ struct Shared {
     signals: Arc<Signals>,
     max_payload_bytes: usize,
     bus: TelemetryBus,
+    /// When each queue's expired leases were last looked for (ms since the Unix epoch).
+    lease_sweeps: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Store {

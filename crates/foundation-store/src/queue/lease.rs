@@ -14,6 +14,9 @@ use crate::error::translate;
 use crate::signal::pg_notify;
 use crate::sql::{Columns, with_pool};
 
+/// How often a store handle's fetches look for expired leases of one queue, in ms.
+const LEASE_SWEEP_INTERVAL_MS: i64 = 1_000;
+
 /// The most tasks one fetch may lease.
 pub const MAX_FETCH: usize = 1_000;
 /// The longest error text kept per failed attempt, in bytes; longer ones are cut.
@@ -77,7 +80,8 @@ impl TaskQueue {
     /// Leases up to `max` runnable tasks of `queue` to `worker` for `lease`, highest priority
     /// first, then earliest `run_at`, then enqueue order. Returns none when the queue is paused
     /// or at its concurrency limit. Tasks whose lease expired are first handed back (their
-    /// attempt counts as failed), so a dead worker's tasks run again.
+    /// attempt counts as failed), so a dead worker's tasks run again; a store handle looks for
+    /// them at most once a second per queue.
     ///
     /// Errors: `NOT_FOUND` for an undeclared queue; `INVALID_INPUT` for a zero `max`, one over
     /// [`MAX_FETCH`], a zero lease or a bad worker name.
@@ -102,7 +106,11 @@ impl TaskQueue {
         let now = self.store.now_ms();
         let expires = now.saturating_add(Self::duration_ms(lease));
         let token = new_token();
-        let rescued = self.rescue_expired(queue, now).await?;
+        let rescued = if self.lease_sweep_due(queue, now) {
+            self.rescue_expired(queue, now).await?
+        } else {
+            0
+        };
         let fetched = with_pool!(&self.store.backend, |pool, dialect| {
             async {
                 let mut tx = pool.begin_with(dialect.begin_write).await?;
@@ -224,6 +232,29 @@ impl TaskQueue {
                 task,
             })
             .collect())
+    }
+
+    /// Whether `fetch` should look for expired leases of `queue` now: at most once per
+    /// [`LEASE_SWEEP_INTERVAL_MS`] per store handle, so a busy worker's fetches do not each pay
+    /// an extra query. A dead worker's task is handed on that much later at most.
+    fn lease_sweep_due(&self, queue: &str, now: i64) -> bool {
+        let mut sweeps = self
+            .store
+            .shared
+            .lease_sweeps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match sweeps.get_mut(queue) {
+            Some(last) if (*last..*last + LEASE_SWEEP_INTERVAL_MS).contains(&now) => false,
+            Some(last) => {
+                *last = now;
+                true
+            }
+            None => {
+                sweeps.insert(queue.to_owned(), now);
+                true
+            }
+        }
     }
 
     /// Hands back the tasks of `queue` whose lease expired before `now`: each expired attempt

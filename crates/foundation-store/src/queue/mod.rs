@@ -18,8 +18,9 @@
 //!
 //! - **Leases.** [`TaskQueue::fetch`] hands a worker up to `n` runnable tasks (highest priority,
 //!   then earliest `run_at`, then enqueue order), each with a [`Lease`] that expires unless
-//!   [`heartbeat`](TaskQueue::heartbeat) extends it. A task whose lease expired is handed on at
-//!   the next fetch of its queue (its attempt counts as failed, with the error "lease expired").
+//!   [`heartbeat`](TaskQueue::heartbeat) extends it. A task whose lease expired is handed on by
+//!   a later fetch of its queue (each store handle looks at most once a second; the attempt
+//!   counts as failed, with the error "lease expired").
 //!   Heartbeat, complete, fail and release check the lease's token, so a worker that lost its
 //!   lease can never complete a task another worker now holds: it gets `TASK_LEASE_LOST`.
 //!   PostgreSQL picks rows with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on
