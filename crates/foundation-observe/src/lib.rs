@@ -1,0 +1,15 @@
+//! Observability for Foundation: what an operator needs to see what is happening.
+//!
+//! - [`monitor`] — the performance monitor: latency, throughput and error rate per operation,
+//!   in minute, hour and day windows with percentiles, baselines and thresholds.
+//! - [`export`] — Prometheus text exposition of the monitor and every component.
+//! - [`health`] — the health aggregator: checks, aggregation, `application/health+json`.
+//! - [`memory`] — the memory manager: process and cgroup memory, pressure levels, cleanup.
+//!
+//! Everything subscribes to the [`TelemetryBus`](foundation_core::telemetry::TelemetryBus),
+//! so breakers, limiters, pools, agents and queues feed it without extra wiring.
+
+pub mod export;
+pub mod health;
+pub mod memory;
+pub mod monitor;
