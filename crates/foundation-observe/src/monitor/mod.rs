@@ -61,14 +61,14 @@ pub use config::MonitorConfig;
 pub use event_counts::{EventCount, OVERFLOW_SOURCE};
 pub use events::{ThresholdBreached, ThresholdCleared};
 pub use histogram::Counts;
-pub use operation::{MAX_LABELS, MAX_NAME_LEN, OperationKey};
+pub use operation::{MAX_LABELS, MAX_NAME_LEN, OperationKey, RESERVED_LABELS};
 pub use summary::{Baseline, Deviation, Summary};
 pub use task::MonitorTask;
 pub use threshold::{
     Breach, Condition, Metric, OperationHealth, Severity, Status, Threshold, ThresholdId,
     ThresholdRule,
 };
-pub use window::Window;
+pub use window::{Totals, Window};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -197,20 +197,22 @@ impl Monitor {
         Ok(series.with_history(elapsed, |h| summarise(h, window, elapsed)))
     }
 
-    /// Every operation's statistics over `window`, sorted by operation.
-    pub fn summaries(&self, window: Window) -> Vec<(OperationKey, Summary)> {
+    /// Every operation's statistics over `window` and its totals since first seen, sorted
+    /// by operation.
+    pub fn snapshot(&self, window: Window) -> Vec<OperationSnapshot> {
         let elapsed = self.elapsed();
-        let mut all: Vec<(OperationKey, Summary)> = self
+        let mut all: Vec<OperationSnapshot> = self
             .all_series()
             .iter()
             .map(|s| {
-                (
-                    s.key.clone(),
-                    s.with_history(elapsed, |h| summarise(h, window, elapsed)),
-                )
+                s.with_history(elapsed, |h| OperationSnapshot {
+                    operation: s.key.clone(),
+                    summary: summarise(h, window, elapsed),
+                    totals: h.totals(),
+                })
             })
             .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.sort_by(|a, b| a.operation.cmp(&b.operation));
         all
     }
 
@@ -289,6 +291,14 @@ impl Monitor {
         let series = self.existing(name, labels)?;
         let rules = self.inner.rules.read().clone();
         Ok(self.evaluate(&series, &rules, self.elapsed()))
+    }
+
+    /// The thresholds breached at the last [`tick`](Monitor::tick), with the operation
+    /// breaching each, sorted.
+    pub fn active_breaches(&self) -> Vec<(ThresholdId, OperationKey)> {
+        let mut all: Vec<_> = self.inner.breached.lock().iter().cloned().collect();
+        all.sort();
+        all
     }
 
     /// Every operation, sorted.
@@ -564,6 +574,17 @@ fn summarise(history: &History, window: Window, elapsed: Duration) -> Summary {
     let first = (res.period(elapsed) + 1).saturating_sub(res.capacity());
     let covered = elapsed.saturating_sub(Duration::from_secs(first * res.seconds()));
     Summary::from_slot(window, covered, &history.window(window, elapsed))
+}
+
+/// One operation's window and totals, from [`Monitor::snapshot`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OperationSnapshot {
+    /// The operation.
+    pub operation: OperationKey,
+    /// Its statistics over the window asked for.
+    pub summary: Summary,
+    /// Everything it recorded since first seen.
+    pub totals: Totals,
 }
 
 /// Records into one operation without a lookup. Cheap to clone.

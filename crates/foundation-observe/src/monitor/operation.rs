@@ -11,6 +11,9 @@ pub const MAX_NAME_LEN: usize = 255;
 /// Most labels one operation may carry.
 pub const MAX_LABELS: usize = 16;
 
+/// Label names an operation may not use: the exporter adds them.
+pub const RESERVED_LABELS: [&str; 4] = ["operation", "quantile", "le", "overflow"];
+
 /// An operation: a dotted name (`db.query`) and labels (`table="users"`), kept sorted by
 /// label name so that the same labels in any order name the same operation.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -206,6 +209,14 @@ fn validate_label(key: &str, value: &str) -> Result<()> {
             ),
         ));
     }
+    if RESERVED_LABELS.contains(&key) || key.starts_with("__") {
+        return Err(Error::invalid_input(
+            "labels",
+            format_args!(
+                "label name `{key}` is reserved (exported series use {RESERVED_LABELS:?} and `__`-prefixed names)"
+            ),
+        ));
+    }
     if value.len() > MAX_NAME_LEN {
         return Err(Error::invalid_input(
             "labels",
@@ -244,6 +255,8 @@ mod tests {
             ("a{b}", vec![], "operation"),
             ("ok", vec![("1x", "v")], "label name"),
             ("ok", vec![("k", "v"), ("k", "w")], "twice"),
+            ("ok", vec![("quantile", "0.5")], "reserved"),
+            ("ok", vec![("__name__", "x")], "reserved"),
         ] {
             let err = OperationKey::new(name, &labels).unwrap_err();
             assert!(err.to_string().contains(needle), "{err}");

@@ -187,10 +187,25 @@ impl Ring {
     }
 }
 
+/// Everything an operation recorded since it was first seen: the cumulative counts that
+/// Prometheus counters and summaries carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// Calls.
+    pub count: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Units recorded with `record_throughput`.
+    pub units: u64,
+    /// Sum of the calls' latencies in seconds, from bucket midpoints (within 0.4 %).
+    pub latency_seconds: f64,
+}
+
 /// The windows of one operation.
 #[derive(Debug, Default)]
 pub(crate) struct History {
     rings: [Ring; 4],
+    totals: Totals,
 }
 
 impl History {
@@ -199,6 +214,11 @@ impl History {
         if delta.is_empty() {
             return;
         }
+        self.totals.count += delta.latency.total();
+        self.totals.errors += delta.errors;
+        self.totals.units += delta.units;
+        self.totals.latency_seconds +=
+            delta.latency.mean().unwrap_or(0.0) * delta.latency.total() as f64 / 1e9;
         for res in Resolution::ALL {
             self.rings[res.index()].add(res.period(elapsed), delta);
         }
@@ -250,6 +270,11 @@ impl History {
             .map(|(_, s)| s)
             .collect();
         (active, first_in_window.saturating_sub(oldest_kept))
+    }
+
+    /// Everything recorded since the operation was first seen.
+    pub(crate) fn totals(&self) -> Totals {
+        self.totals
     }
 
     /// Whether nothing is held.
