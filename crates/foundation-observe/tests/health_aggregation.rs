@@ -214,7 +214,7 @@ async fn a_hanging_check_fails_as_timed_out_and_the_others_still_report() {
     let health = aggregator();
     health
         .register(
-            check_fn("stuck", "ping", || std::future::pending::<Observation>()),
+            check_fn("stuck", "ping", std::future::pending::<Observation>),
             CheckOptions::new()
                 .critical(true)
                 .timeout(Duration::from_millis(250)),
