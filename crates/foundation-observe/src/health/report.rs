@@ -30,7 +30,7 @@ pub struct CheckReport {
     /// Whether the check is critical.
     pub critical: bool,
     /// Its results, newest last: the current one in a report, the kept history in
-    /// [`HealthAggregator::check_history`](super::HealthAggregator::check_history).
+    /// [`HealthAggregator::history`](super::HealthAggregator::history).
     pub records: Vec<CheckRecord>,
 }
 
