@@ -210,6 +210,78 @@ async fn concurrent_requests_share_one_run_of_a_check() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_run_whose_caller_gave_up_finishes_for_the_next_caller() {
+    let health = aggregator();
+    let runs = Arc::new(AtomicU64::new(0));
+    let counter = runs.clone();
+    let steps = check_fn("steps", "runs", move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Observation::pass().value(n)
+        }
+    });
+    let key = health
+        .register(
+            steps,
+            CheckOptions::new().timeout(Duration::from_millis(500)),
+        )
+        .unwrap();
+
+    // A prober that waits 50 ms gives up, long before the check's timeout.
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), health.check(&key)).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let next = health.check(&key).await.unwrap();
+    let observation = &next.records[0].observation;
+    assert_eq!(observation.status, HealthStatus::Pass, "{observation:?}");
+    assert_eq!(observation.observed_value, Some(1.into()));
+    assert_eq!(next.records[0].duration, Duration::from_millis(200));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn removing_a_check_stops_its_run_in_flight() {
+    let health = aggregator();
+    let stopped = Arc::new(AtomicBool::new(false));
+    let flag = stopped.clone();
+    let key = health
+        .register(
+            check_fn("stuck", "ping", move || {
+                let guard = SetOnDrop(flag.clone());
+                async move {
+                    let _guard = guard;
+                    std::future::pending::<Observation>().await
+                }
+            }),
+            CheckOptions::new().timeout(Duration::from_secs(3_600)),
+        )
+        .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(10), health.check(&key)).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(
+        !stopped.load(Ordering::SeqCst),
+        "the run stopped while still registered"
+    );
+
+    health.deregister(&key).unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(stopped.load(Ordering::SeqCst), "the run outlived its check");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_hanging_check_fails_as_timed_out_and_the_others_still_report() {
     let health = aggregator();
     health

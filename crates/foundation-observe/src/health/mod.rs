@@ -7,9 +7,10 @@
 //! - [`HealthAggregator::register`] takes a check with its [`CheckOptions`]: critical or not,
 //!   a timeout, a cache TTL, quick or deep, and its groups (liveness, readiness). The result
 //!   is keyed `component:measurement`; a second check with the same key is refused.
-//! - Running: a check that overruns its timeout or panics gives a `fail` saying so. Results
-//!   are cached for the TTL, and callers that ask while a run is in flight share that run, so
-//!   a burst of probes runs each check once. Each check keeps its last
+//! - Running: each run is a task of its own, so it finishes (and its timeout counts) even if
+//!   the prober that started it gives up. A check that overruns its timeout or panics gives a
+//!   `fail` saying so. Results are cached for the TTL, and callers that ask while a run is in
+//!   flight share that run, so a burst of probes runs each check once. Each check keeps its last
 //!   [`HealthConfig::history`] results ([`HealthAggregator::history`]).
 //! - Reports ([`HealthAggregator::report`]) aggregate the checks a [`Scope`] selects: fail if
 //!   a critical check fails, warn if anything is degraded (a non-critical failure warns),

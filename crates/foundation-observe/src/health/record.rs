@@ -53,6 +53,17 @@ impl Timebase {
         }
     }
 
+    /// A record of `observation` from a run that started at `started` and finishes now.
+    pub(crate) fn record(&self, observation: Observation, started: Instant) -> CheckRecord {
+        let at = self.clock.now();
+        CheckRecord {
+            observation,
+            at,
+            time: self.wall(at),
+            duration: at.saturating_duration_since(started),
+        }
+    }
+
     /// The wall-clock time of `at`, an instant of this clock.
     pub(crate) fn wall(&self, at: Instant) -> SystemTime {
         if at >= self.anchor {

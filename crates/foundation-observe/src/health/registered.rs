@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use parking_lot::Mutex;
+use tokio::task::JoinHandle;
 
 use super::check::{DynCheck, Observation};
 use super::options::{CheckOptions, Depth, Group};
@@ -113,12 +114,16 @@ impl Registered {
         self.state.lock().history.iter().cloned().collect()
     }
 
-    /// One run under the timeout, with panics caught.
+    /// One run under the timeout, with panics caught, in a task of its own so that it
+    /// progresses (and its timeout counts) even while no caller waits on it: a prober that
+    /// gives up early must not leave a half-run check for the next one to time out. The run
+    /// is aborted if every caller and the in-flight slot drop it (the check was removed).
     fn start(&self, time: Timebase) -> BoxFuture<'static, CheckRecord> {
         let run = self.check.clone().run();
         let timeout = self.timeout;
-        Box::pin(async move {
-            let started = time.clock.now();
+        let task_time = time.clone();
+        let task = tokio::spawn(async move {
+            let started = task_time.clock.now();
             let outcome = tokio::time::timeout(timeout, AssertUnwindSafe(run).catch_unwind()).await;
             let observation = match outcome {
                 Ok(Ok(observation)) => observation,
@@ -129,12 +134,18 @@ impl Registered {
                     Observation::fail(format!("check timed out after {} ms", timeout.as_millis()))
                 }
             };
-            let at = time.clock.now();
-            CheckRecord {
-                observation,
-                at,
-                time: time.wall(at),
-                duration: at.saturating_duration_since(started),
+            task_time.record(observation, started)
+        });
+        Box::pin(async move {
+            let started = time.clock.now();
+            let mut task = AbortOnDrop(task);
+            match (&mut task.0).await {
+                Ok(record) => record,
+                // Only an abort ends the task early, and only dropping this future aborts it.
+                Err(err) => time.record(
+                    Observation::fail(format!("check run did not finish: {err}")),
+                    started,
+                ),
             }
         })
     }
@@ -157,6 +168,15 @@ impl Registered {
         }
         state.history.push_back(record.clone());
         (previous != Some(record.status())).then_some(previous)
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(JoinHandle<CheckRecord>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
