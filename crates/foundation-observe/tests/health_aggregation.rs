@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use foundation_core::{ErrorCode, ManualClock, TelemetryBus};
 use foundation_observe::health::{
-    CheckOptions, Depth, Group, HealthAggregator, HealthChanged, HealthCheck, HealthConfig,
-    HealthStatus, Observation, Scope, check_fn,
+    CheckOptions, Depth, FnCheck, Group, HealthAggregator, HealthChanged, HealthCheck,
+    HealthConfig, HealthStatus, Observation, Scope, check_fn,
 };
 
 fn aggregator() -> HealthAggregator {
@@ -33,8 +33,13 @@ fn counting(component: &str) -> (impl HealthCheck, Arc<AtomicU64>) {
     (check, runs)
 }
 
-fn passing(component: &str, measurement: &str) -> impl HealthCheck {
-    check_fn(component, measurement, || async { Observation::pass() })
+fn passing(
+    component: &str,
+    measurement: &str,
+) -> FnCheck<impl Fn() -> std::future::Ready<Observation> + Send + Sync + 'static> {
+    check_fn(component, measurement, || {
+        std::future::ready(Observation::pass())
+    })
 }
 
 fn keys(report: &foundation_observe::health::HealthReport) -> Vec<&str> {
@@ -429,12 +434,16 @@ async fn invalid_options_and_config_are_refused_naming_the_field() {
         ),
         (passing("db:main", "ping"), CheckOptions::new(), "component"),
         (passing("db", ""), CheckOptions::new(), "measurement"),
+        (passing("", "ping"), CheckOptions::new(), "component"),
     ];
     for (check, options, field) in cases {
         let err = health.register(check, options).unwrap_err();
         assert_eq!(err.code(), ErrorCode::INVALID_CONFIG, "{field}: {err}");
         assert_eq!(err.context_value("field"), Some(field), "{err}");
     }
+    let untyped = passing("db", "ping").with_component_type(" ");
+    let err = health.register(untyped, CheckOptions::new()).unwrap_err();
+    assert_eq!(err.context_value("field"), Some("component_type"));
     assert!(health.names().is_empty(), "a refused check was registered");
 
     let config: HealthConfig =

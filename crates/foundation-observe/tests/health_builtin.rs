@@ -129,7 +129,7 @@ async fn pool_check_warns_near_exhaustion_and_fails_when_callers_wait() {
             observation.status, expected,
             "{snapshot:?}: {observation:?}"
         );
-        assert_eq!(observation.observed_value, Some(json!(f64::from(percent))));
+        assert_eq!(observation.observed_value, Some(json!(percent)));
         assert_eq!(observation.observed_unit.as_deref(), Some("percent"));
     }
     let exhausted = {

@@ -89,8 +89,8 @@ impl HealthAggregator {
     /// Registers `check` under its key `component:measurement`, which it returns.
     ///
     /// Errors: `INVALID_CONFIG` naming the field (`component` or `measurement` empty or
-    /// containing `:`, `timeout` zero or over an hour, `ttl` over an hour, `component_id`
-    /// empty); `ALREADY_EXISTS` when a check with the same key is registered.
+    /// containing `:`, `component_type` empty, `timeout` zero or over an hour, `ttl` over an
+    /// hour, `component_id` empty); `ALREADY_EXISTS` when a check with the same key is registered.
     pub fn register(&self, check: impl HealthCheck, options: CheckOptions) -> Result<String> {
         let check: Arc<dyn DynCheck> = Arc::new(check);
         let mut v = Validator::new("");
@@ -101,6 +101,7 @@ impl HealthAggregator {
             v.non_empty(field, value)
                 .check(!value.contains(':'), field, "must not contain ':'");
         }
+        v.non_empty("component_type", check.component_type());
         if let Some(timeout) = options.timeout {
             validate_timeout(&mut v, "timeout", timeout);
         }

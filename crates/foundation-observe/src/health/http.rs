@@ -5,13 +5,15 @@
 //! | `GET /health` | every quick check |
 //! | `GET /health/live` | the quick checks in the liveness group |
 //! | `GET /health/ready` | the quick checks in the readiness group |
-//! | `GET /health/checks/{key}` | one check's kept results, oldest first (without running it) |
+//! | `GET /health/checks/{key}` | one check, whatever its depth: its kept results, oldest first, ending with the current one |
 //!
 //! The first three take one optional query parameter, `deep` (`true`, `false`, `1`, `0`, or
 //! bare `?deep` for true), which adds the deep checks. Reports answer with
 //! `application/health+json` and 200 for pass or warn, 503 for fail. Bad requests get a JSON
 //! error (`application/json`) naming the problem: 400 for a malformed or unknown query
 //! parameter, 404 for an unknown check.
+//!
+//! The routes are absolute: the node adds them with `Router::merge`, not `nest`.
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -50,7 +52,9 @@ async fn ready(State(aggregator): State<HealthAggregator>, RawQuery(query): RawQ
 }
 
 async fn history(State(aggregator): State<HealthAggregator>, Path(key): Path<String>) -> Response {
-    match aggregator.history(&key) {
+    // The current result first (cached within its TTL), so the history ends with it.
+    let current = aggregator.check(&key).await;
+    match current.and_then(|_| aggregator.history(&key)) {
         Ok(check) => {
             let report = HealthReport::new(aggregator.config(), vec![check]);
             health_json(&report)

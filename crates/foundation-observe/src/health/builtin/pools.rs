@@ -112,8 +112,10 @@ impl HealthCheck for PoolCheck {
         } else if exhausted {
             output.push_str("; the pool is exhausted");
         }
+        // At most a few hundred percent (overflow), so the rounded value fits.
+        let percent = (utilization * 100.0).round() as u64;
         Observation::with_status(status)
-            .value((utilization * 100.0).round())
+            .value(percent)
             .unit("percent")
             .output(output)
     }
