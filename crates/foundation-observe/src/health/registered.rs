@@ -122,7 +122,8 @@ impl Registered {
         let run = self.check.clone().run();
         let timeout = self.timeout;
         let task_time = time.clone();
-        let task = tokio::spawn(async move {
+        // Wrapped before the future below exists, so dropping it even unpolled aborts the run.
+        let mut task = AbortOnDrop(tokio::spawn(async move {
             let started = task_time.clock.now();
             let outcome = tokio::time::timeout(timeout, AssertUnwindSafe(run).catch_unwind()).await;
             let observation = match outcome {
@@ -135,10 +136,9 @@ impl Registered {
                 }
             };
             task_time.record(observation, started)
-        });
+        }));
         Box::pin(async move {
             let started = time.clock.now();
-            let mut task = AbortOnDrop(task);
             match (&mut task.0).await {
                 Ok(record) => record,
                 // Only an abort ends the task early, and only dropping this future aborts it.
