@@ -10,7 +10,7 @@ use super::check::{DynCheck, HealthCheck};
 use super::config::{HealthConfig, validate_timeout, validate_ttl};
 use super::events::HealthChanged;
 use super::options::{CheckOptions, Group};
-use super::record::Timebase;
+use super::record::{CheckRecord, Timebase};
 use super::registered::Registered;
 use super::report::{CheckReport, HealthReport};
 use super::status::HealthStatus;
@@ -228,7 +228,7 @@ impl HealthAggregator {
     }
 }
 
-fn check_report(registered: &Registered, records: Vec<super::record::CheckRecord>) -> CheckReport {
+fn check_report(registered: &Registered, records: Vec<CheckRecord>) -> CheckReport {
     CheckReport {
         key: registered.key.clone(),
         component_type: registered.component_type.clone(),
