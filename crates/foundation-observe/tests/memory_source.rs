@@ -316,3 +316,20 @@ fn jemalloc_statistics_are_read_with_the_feature() {
     assert!(stats.resident_bytes > 0, "{stats:?}");
     assert!(reading.warnings.is_empty(), "{:?}", reading.warnings);
 }
+
+#[test]
+fn reads_this_process_on_linux() {
+    if !Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc on this system");
+        return;
+    }
+    let reading = ProcSource::new().read().unwrap();
+    assert!(reading.rss_bytes.unwrap() > 0);
+    assert!(reading.machine_total_bytes.unwrap() > 0);
+    let m = MemoryManager::builder()
+        .bus(TelemetryBus::new())
+        .build()
+        .unwrap();
+    let sample = m.sample_now().unwrap();
+    assert!(sample.usage_bytes > 0 && sample.limit_bytes > 0);
+}

@@ -16,7 +16,9 @@ use super::reading::{Measured, MemorySample};
 use super::sampler::Sampler;
 use super::source::{MemorySource, ProcSource};
 use super::status::{MemoryStatus, StrategyInfo};
-use super::strategy::{CleanupReport, CleanupStrategy, CleanupTrigger, Strategies, panic_message};
+use super::strategy::{
+    CleanupReport, CleanupStrategy, CleanupTrigger, Strategies, StrategyOutcome, panic_message,
+};
 
 /// Watches the process's memory and keeps a pressure level that the protection facade's
 /// memory gate reads. Cheap to clone; clones share everything.
@@ -353,7 +355,7 @@ impl MemoryManager {
         };
         for r in &report.results {
             match &r.outcome {
-                super::StrategyOutcome::Freed(f) => {
+                StrategyOutcome::Freed(f) => {
                     report.freed_bytes = report.freed_bytes.saturating_add(f.bytes);
                     report.freed_items = report.freed_items.saturating_add(f.items);
                 }
