@@ -380,3 +380,40 @@ async fn metrics_are_served_over_http() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn the_memory_manager_exports_usage_limit_and_level() {
+    use foundation_core::Result;
+    use foundation_observe::memory::{MemoryManager, MemoryReading, MemorySource};
+
+    struct Fixed;
+    impl MemorySource for Fixed {
+        fn read(&self) -> Result<MemoryReading> {
+            Ok(MemoryReading {
+                cgroup_current_bytes: Some(900),
+                cgroup_limit_bytes: Some(1_000),
+                ..MemoryReading::default()
+            })
+        }
+    }
+    let manager = MemoryManager::builder()
+        .source(Fixed)
+        .bus(TelemetryBus::new())
+        .build()
+        .unwrap();
+    manager.sample_now().unwrap();
+    let scrape = parse(&MetricsExporter::new().with(manager).render().await);
+    assert_eq!(value(&scrape, "foundation_memory_usage_bytes", &[]), 900.0);
+    assert_eq!(
+        value(&scrape, "foundation_memory_limit_bytes", &[]),
+        1_000.0
+    );
+    assert_eq!(
+        value(
+            &scrape,
+            "foundation_memory_pressure_level",
+            &[("level", "high")]
+        ),
+        2.0
+    );
+}

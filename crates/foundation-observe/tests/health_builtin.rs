@@ -7,8 +7,8 @@ use std::time::Duration;
 use foundation_core::telemetry::Event;
 use foundation_core::{ErrorCode, ManualClock, TelemetryBus, Validate};
 use foundation_observe::health::builtin::{
-    BreakersCheck, BreakersConfig, MemoryCheck, MemoryConfig, PoolCheck, PoolConfig, RestartsCheck,
-    RestartsConfig,
+    BreakersCheck, BreakersCheckConfig, MemoryCheck, MemoryCheckConfig, PoolCheck, PoolCheckConfig,
+    RestartsCheck, RestartsCheckConfig,
 };
 use foundation_observe::health::{
     CheckOptions, HealthAggregator, HealthCheck, HealthConfig, HealthStatus, Observation,
@@ -51,7 +51,7 @@ async fn breakers_check_counts_and_names_the_breakers_refusing_calls() {
     let registry = BreakerRegistry::builder().build().unwrap();
     let db = registry.get_or_create("db").unwrap();
     let payments = registry.get_or_create("payments").unwrap();
-    let config = BreakersConfig {
+    let config = BreakersCheckConfig {
         warn_open: 1,
         fail_open: Some(2),
     };
@@ -74,7 +74,7 @@ async fn breakers_check_counts_and_names_the_breakers_refusing_calls() {
 
     let err = BreakersCheck::new(
         BreakerRegistry::builder().build().unwrap(),
-        BreakersConfig {
+        BreakersCheckConfig {
             warn_open: 0,
             fail_open: None,
         },
@@ -111,7 +111,12 @@ async fn pool_check_warns_near_exhaustion_and_fails_when_callers_wait() {
     let health = uncached();
     let key = register(
         &health,
-        PoolCheck::new("db", move || source.lock().clone(), PoolConfig::default()).unwrap(),
+        PoolCheck::new(
+            "db",
+            move || source.lock().clone(),
+            PoolCheckConfig::default(),
+        )
+        .unwrap(),
     );
     assert_eq!(key, "pool.db:utilization");
 
@@ -141,15 +146,15 @@ async fn pool_check_warns_near_exhaustion_and_fails_when_callers_wait() {
         "10 of 10 connections in use, 0 idle, 3 waiting; the pool is exhausted"
     );
 
-    let bad = PoolConfig {
+    let bad = PoolCheckConfig {
         warn_utilization: 1.5,
         fail_waiters: 0,
     };
     let err = PoolCheck::new("db", || pool(0, 0, 0, false), bad).unwrap_err();
     assert_eq!(fields(&err), ["warn_utilization", "fail_waiters"]);
-    let zero = PoolConfig {
+    let zero = PoolCheckConfig {
         warn_utilization: 0.0,
-        ..PoolConfig::default()
+        ..PoolCheckConfig::default()
     };
     assert_eq!(fields(&zero.validate().unwrap_err()), ["warn_utilization"]);
 }
@@ -160,7 +165,7 @@ async fn memory_check_follows_the_gates_pressure_level() {
     let health = uncached();
     let key = register(
         &health,
-        MemoryCheck::new(Arc::new(gate.clone()), MemoryConfig::default()).unwrap(),
+        MemoryCheck::new(Arc::new(gate.clone()), MemoryCheckConfig::default()).unwrap(),
     );
     assert_eq!(key, "memory:pressure");
     assert_eq!(health.check(&key).await.unwrap().component_type, "system");
@@ -186,18 +191,18 @@ async fn memory_check_follows_the_gates_pressure_level() {
         ]
     );
 
-    let bad = MemoryConfig {
+    let bad = MemoryCheckConfig {
         warn_at: PressureLevel::Low,
         fail_at: PressureLevel::Low,
     };
     assert_eq!(fields(&bad.validate().unwrap_err()), ["warn_at"]);
-    let inverted = MemoryConfig {
+    let inverted = MemoryCheckConfig {
         warn_at: PressureLevel::Critical,
         fail_at: PressureLevel::High,
     };
     let err = MemoryCheck::new(Arc::new(gate), inverted).unwrap_err();
     assert_eq!(fields(&err), ["fail_at"]);
-    let parsed: MemoryConfig =
+    let parsed: MemoryCheckConfig =
         serde_json::from_str(r#"{"warn_at": "medium", "fail_at": "high"}"#).unwrap();
     assert_eq!(parsed.warn_at, PressureLevel::Medium);
 }
@@ -232,11 +237,11 @@ fn restarted(bus: &TelemetryBus, supervisor: &'static str, times: usize) {
 async fn restarts_check_counts_restarts_per_supervisor_within_the_window() {
     let bus = TelemetryBus::new();
     let manual = ManualClock::new();
-    let config = RestartsConfig {
+    let config = RestartsCheckConfig {
         window: Duration::from_secs(60),
         warn_restarts: 3,
         fail_restarts: Some(5),
-        ..RestartsConfig::default()
+        ..RestartsCheckConfig::default()
     };
     let health = uncached();
     let key = register(
@@ -289,10 +294,10 @@ async fn restarts_check_counts_restarts_per_supervisor_within_the_window() {
 async fn a_supervisor_giving_up_fails_and_missed_events_warn() {
     let bus = TelemetryBus::new();
     let manual = ManualClock::new();
-    let config = RestartsConfig {
+    let config = RestartsCheckConfig {
         buffer: 2,
         warn_restarts: 10,
-        ..RestartsConfig::default()
+        ..RestartsCheckConfig::default()
     };
     let health = uncached();
     let key = register(
@@ -326,7 +331,7 @@ async fn a_supervisor_giving_up_fails_and_missed_events_warn() {
     manual.advance(Duration::from_secs(60));
     assert_eq!(run_once(&health, &key).await.status, HealthStatus::Pass);
 
-    let bad = RestartsConfig {
+    let bad = RestartsCheckConfig {
         window: Duration::ZERO,
         warn_restarts: 4,
         fail_restarts: Some(2),

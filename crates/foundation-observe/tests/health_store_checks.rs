@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use foundation_core::{Clock, ErrorCode, ManualClock};
 use foundation_observe::health::builtin::{
-    QueueCheck, QueueConfig, QueueMeasure, StoreCheck, StoreConfig,
+    QueueCheck, QueueCheckConfig, QueueMeasure, StoreCheck, StoreCheckConfig,
 };
 use foundation_observe::health::{CheckOptions, HealthAggregator, HealthConfig, HealthStatus};
 use foundation_store::testing::Target;
@@ -29,7 +29,8 @@ fn aggregator() -> HealthAggregator {
 async fn store_check_passes_with_the_round_trip_and_fails_when_the_store_is_closed(t: &Target) {
     let store = t.options().open().await.unwrap();
     let health = aggregator();
-    let check = StoreCheck::new(store.clone(), Clock::tokio(), StoreConfig::default()).unwrap();
+    let check =
+        StoreCheck::new(store.clone(), Clock::tokio(), StoreCheckConfig::default()).unwrap();
     let key = health
         .register(check, CheckOptions::new().critical(true))
         .unwrap();
@@ -60,10 +61,10 @@ async fn queue_backlog_warns_and_fails_at_its_thresholds(t: &Target) {
         .declare("emails", QueueSettings::default())
         .await
         .unwrap();
-    let config = QueueConfig {
+    let config = QueueCheckConfig {
         warn_backlog: 2,
         fail_backlog: Some(3),
-        ..QueueConfig::default()
+        ..QueueCheckConfig::default()
     };
     let health = aggregator();
     let key = health
@@ -114,10 +115,10 @@ async fn queue_oldest_task_age_follows_the_stores_clock(t: &Target) {
         .enqueue(NewTask::new("jobs", json!({"n": 1})))
         .await
         .unwrap();
-    let config = QueueConfig {
+    let config = QueueCheckConfig {
         warn_oldest_age: Duration::from_secs(60),
         fail_oldest_age: Some(Duration::from_secs(120)),
-        ..QueueConfig::default()
+        ..QueueCheckConfig::default()
     };
     let health = aggregator();
     let key = health
@@ -156,7 +157,7 @@ async fn queue_check_of_an_undeclared_queue_fails_saying_so(t: &Target) {
                 store.tasks(),
                 "missing",
                 QueueMeasure::Backlog,
-                QueueConfig::default(),
+                QueueCheckConfig::default(),
             )
             .unwrap(),
             CheckOptions::new(),
@@ -173,14 +174,14 @@ async fn queue_check_of_an_undeclared_queue_fails_saying_so(t: &Target) {
         store.tasks(),
         " ",
         QueueMeasure::Backlog,
-        QueueConfig::default(),
+        QueueCheckConfig::default(),
     )
     .unwrap_err();
     assert_eq!(err.context_value("field"), Some("queue"));
-    let bad = QueueConfig {
+    let bad = QueueCheckConfig {
         warn_backlog: 10,
         fail_backlog: Some(5),
-        ..QueueConfig::default()
+        ..QueueCheckConfig::default()
     };
     let err = QueueCheck::new(store.tasks(), "jobs", QueueMeasure::Backlog, bad).unwrap_err();
     assert_eq!(err.code(), ErrorCode::INVALID_CONFIG);

@@ -501,3 +501,42 @@ fn config_reads_from_json_with_millisecond_durations() {
     assert_eq!(cfg.high, MemoryConfig::default().high);
     assert!(serde_json::from_str::<MemoryConfig>(r#"{"critcal": 0.9}"#).is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_monitor_gives_back_its_long_windows_under_pressure() {
+    use foundation_observe::memory::TrimMonitorHistory;
+    use foundation_observe::monitor::{Monitor, Window};
+
+    let f = fixture(MemoryConfig::default());
+    let monitor = Monitor::builder().bus(f.bus.clone()).build().unwrap();
+    for _ in 0..100 {
+        monitor
+            .record_latency("op", &[], Duration::from_millis(3))
+            .unwrap();
+    }
+    f.manager.register(TrimMonitorHistory::new(monitor.clone()));
+    let count = |w| monitor.summary("op", &[], w).unwrap().count;
+
+    assert_eq!(f.at(90), PressureLevel::High);
+    let report = f.manager.last_cleanup().expect("cleanup ran at high");
+    let trimmed = report
+        .results
+        .iter()
+        .find(|r| r.strategy == "trim_monitor_history")
+        .unwrap();
+    assert!(
+        matches!(&trimmed.outcome, StrategyOutcome::Freed(freed) if freed.bytes > 0),
+        "{trimmed:?}"
+    );
+    assert_eq!(
+        (
+            count(Window::Minute),
+            count(Window::Hour),
+            count(Window::Day)
+        ),
+        (100, 100, 0)
+    );
+
+    assert_eq!(f.at(99), PressureLevel::Critical);
+    assert_eq!((count(Window::Minute), count(Window::Hour)), (100, 0));
+}

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use foundation_core::TelemetryBus;
 use foundation_observe::memory::{
-    LimitSource, MEMORY_READ_FAILED, MemoryConfig, MemoryManager, MemorySource, ProcSource,
-    UsageSource,
+    LimitSource, MemoryConfig, MemoryManager, MemorySource, ProcSource, UsageSource,
 };
 use foundation_protect::protection::PressureLevel;
 
@@ -227,7 +226,7 @@ fn unreadable_proc_is_a_clear_error_and_the_level_stays() {
 
     fs::remove_dir_all(host.proc_path()).unwrap();
     let err = m.sample_now().unwrap_err();
-    assert!(err.is(MEMORY_READ_FAILED));
+    assert!(err.is(foundation_core::ErrorCode::MEMORY_READ_FAILED));
     assert!(err.is_retryable());
     assert!(err.message().contains("memory usage"), "{err}");
     assert!(
@@ -256,7 +255,7 @@ fn no_limit_anywhere_is_a_clear_error() {
     let err = manager(&host, MemoryConfig::default())
         .sample_now()
         .unwrap_err();
-    assert!(err.is(MEMORY_READ_FAILED));
+    assert!(err.is(foundation_core::ErrorCode::MEMORY_READ_FAILED));
     assert!(err.message().contains("memory limit"), "{err}");
     assert!(err.message().contains("MemTotal"), "{err}");
 }

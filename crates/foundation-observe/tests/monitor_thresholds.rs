@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use foundation_core::telemetry::Event;
 use foundation_core::{ErrorCode, TelemetryBus};
+use foundation_observe::health::HealthStatus;
 use foundation_observe::monitor::{
-    Condition, Metric, Monitor, MonitorConfig, Severity, Status, Threshold, ThresholdBreached,
+    Condition, Metric, Monitor, MonitorConfig, Severity, Threshold, ThresholdBreached,
     ThresholdCleared, ThresholdId, Window,
 };
 use tokio::time::advance;
@@ -34,7 +35,7 @@ async fn health_is_the_worst_severity_among_breached_thresholds() {
         .unwrap();
     assert_eq!(
         m.health("search", &[("region", "eu")]).unwrap().status,
-        Status::Warn
+        HealthStatus::Warn
     );
 
     let fail = m
@@ -45,7 +46,7 @@ async fn health_is_the_worst_severity_among_breached_thresholds() {
         )
         .unwrap();
     let health = m.health("search", &[("region", "eu")]).unwrap();
-    assert_eq!(health.status, Status::Fail);
+    assert_eq!(health.status, HealthStatus::Fail);
     assert_eq!(health.breaches.len(), 2);
     let rate = health
         .breaches
@@ -74,7 +75,7 @@ async fn health_is_the_worst_severity_among_breached_thresholds() {
     m.remove_threshold(warn).unwrap();
     assert_eq!(
         m.health("search", &[("region", "eu")]).unwrap().status,
-        Status::Pass
+        HealthStatus::Pass
     );
     assert!(
         m.remove_threshold(fail)
@@ -95,7 +96,7 @@ async fn a_quiet_window_is_not_judged_below_min_count() {
         )
         .unwrap();
     let health = m.health("rare", &[]).unwrap();
-    assert_eq!(health.status, Status::Pass);
+    assert_eq!(health.status, HealthStatus::Pass);
     assert_eq!(health.not_evaluated, vec![id]);
 }
 
@@ -126,13 +127,13 @@ async fn a_threshold_relative_to_the_baseline_waits_for_one_then_compares() {
     for _ in 0..30 {
         op.record(6 * MS);
     }
-    assert_eq!(m.health("pay", &[]).unwrap().status, Status::Pass);
+    assert_eq!(m.health("pay", &[]).unwrap().status, HealthStatus::Pass);
     advance(Duration::from_secs(120)).await;
     for _ in 0..30 {
         op.record(40 * MS);
     }
     let health = m.health("pay", &[]).unwrap();
-    assert_eq!(health.status, Status::Fail, "{health:?}");
+    assert_eq!(health.status, HealthStatus::Fail, "{health:?}");
     let b = &health.breaches[0];
     assert!(b.observed > 39.0 && b.limit < 19.0, "{b:?}");
 }
@@ -275,4 +276,41 @@ async fn every_bus_event_is_counted_per_source() {
     bus.emit(Restarted("worker-a"));
     tokio::task::yield_now().await;
     assert_eq!(m.event_counts()[0].count, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_health_check_reports_breaches_found_by_the_last_tick() {
+    use foundation_observe::health::HealthCheck;
+    use foundation_observe::health::builtin::ThresholdsCheck;
+
+    let m = monitor(&TelemetryBus::new());
+    let check = ThresholdsCheck::new(m.clone());
+    m.set_threshold(
+        "q",
+        &[],
+        Threshold::new(Metric::P50, Window::Minute, Condition::Above(1.0)).severity(Severity::Warn),
+    )
+    .unwrap();
+    m.record_latency("q", &[], 5 * MS).unwrap();
+    assert_eq!(
+        check.check().await.status,
+        HealthStatus::Pass,
+        "not evaluated before a tick"
+    );
+    m.tick();
+    let observed = check.check().await;
+    assert_eq!(observed.status, HealthStatus::Warn);
+    assert_eq!(observed.observed_value, Some(serde_json::json!(1)));
+    assert!(observed.output.unwrap().contains("q p50 over the minute"));
+    m.set_threshold(
+        "q",
+        &[],
+        Threshold::new(Metric::Max, Window::Minute, Condition::Above(2.0)),
+    )
+    .unwrap();
+    m.tick();
+    assert_eq!(check.check().await.status, HealthStatus::Fail);
+    advance(Duration::from_secs(60)).await;
+    m.tick();
+    assert_eq!(check.check().await.status, HealthStatus::Pass);
 }

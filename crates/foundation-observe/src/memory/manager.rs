@@ -180,7 +180,7 @@ impl MemoryManager {
     ///
     /// A reading with warnings (a malformed cgroup file...) still counts, measured from what
     /// could be read. If neither usage nor a limit can be determined, or the source fails,
-    /// the level stays where it was and the error ([`MEMORY_READ_FAILED`](super::MEMORY_READ_FAILED)
+    /// the level stays where it was and the error ([`MEMORY_READ_FAILED`](foundation_core::ErrorCode::MEMORY_READ_FAILED)
     /// or the source's) is returned and kept in [`status`](Self::status).
     pub fn sample_now(&self) -> Result<MemorySample> {
         let inner = &*self.inner;

@@ -33,7 +33,7 @@
 //! Bad input never panics: a missing cgroup file falls back silently; a malformed one (garbage,
 //! empty, negative) is left out and named in the reading's `warnings`; if usage or a limit
 //! cannot be had at all (`/proc` unreadable), `sample_now` returns
-//! [`MEMORY_READ_FAILED`], the level stays, and the sampler goes on.
+//! [`MEMORY_READ_FAILED`](foundation_core::ErrorCode::MEMORY_READ_FAILED), the level stays, and the sampler goes on.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -88,15 +88,14 @@ mod source;
 mod status;
 mod strategy;
 mod trim_caches;
+mod trim_monitor;
 
 pub use config::MemoryConfig;
 pub use events::{CleanupCompleted, PressureChanged};
 pub use fn_strategy::FnStrategy;
 pub use manager::{MemoryManager, MemoryManagerBuilder};
 pub use prune_bus::PruneBusBuffers;
-pub use reading::{
-    JemallocStats, LimitSource, MEMORY_READ_FAILED, MemoryReading, MemorySample, UsageSource,
-};
+pub use reading::{JemallocStats, LimitSource, MemoryReading, MemorySample, UsageSource};
 pub use sampler::Sampler;
 pub use source::{MemorySource, ProcSource};
 pub use status::{MemoryStatus, StrategyInfo};
@@ -104,3 +103,4 @@ pub use strategy::{
     CleanupReport, CleanupStrategy, CleanupTrigger, Freed, StrategyOutcome, StrategyResult,
 };
 pub use trim_caches::{Trim, TrimCaches};
+pub use trim_monitor::TrimMonitorHistory;

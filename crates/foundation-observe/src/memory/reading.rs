@@ -4,10 +4,6 @@ use foundation_core::{Error, ErrorCode, Result};
 use foundation_protect::protection::PressureLevel;
 use serde::{Deserialize, Serialize};
 
-/// The error of a sample whose usage or limit could not be determined (e.g. `/proc`
-/// unreadable); the message lists what was tried. Retryable: the next sample may succeed.
-pub const MEMORY_READ_FAILED: ErrorCode = ErrorCode::new(6401, "observe.memory_read_failed", true);
-
 /// jemalloc's own statistics (feature `jemalloc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JemallocStats {
@@ -123,7 +119,7 @@ impl Measured {
                     message.push_str(": ");
                     message.push_str(&reading.warnings.join("; "));
                 }
-                Err(Error::new(MEMORY_READ_FAILED, message))
+                Err(Error::new(ErrorCode::MEMORY_READ_FAILED, message))
             }
         }
     }

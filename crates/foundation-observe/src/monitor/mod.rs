@@ -26,7 +26,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use foundation_observe::monitor::{Condition, Metric, Monitor, Status, Threshold, Window};
+//! use foundation_observe::health::HealthStatus;
+//! use foundation_observe::monitor::{Condition, Metric, Monitor, Threshold, Window};
 //!
 //! let monitor = Monitor::new();
 //! let query = monitor.operation("db.query", &[("table", "users")])?;
@@ -42,7 +43,7 @@
 //! assert!(p99 >= Duration::from_millis(100) && p99 <= Duration::from_micros(100_800));
 //!
 //! monitor.set_threshold("db.query", &[], Threshold::new(Metric::P99, Window::Minute, Condition::Above(50.0)))?;
-//! assert_eq!(monitor.health("db.query", &[("table", "users")])?.status, Status::Fail);
+//! assert_eq!(monitor.health("db.query", &[("table", "users")])?.status, HealthStatus::Fail);
 //! # Ok::<(), foundation_core::Error>(())
 //! ```
 
@@ -65,12 +66,11 @@ pub use operation::{MAX_LABELS, MAX_NAME_LEN, OperationKey, RESERVED_LABELS};
 pub use summary::{Baseline, Deviation, Summary};
 pub use task::MonitorTask;
 pub use threshold::{
-    Breach, Condition, Metric, OperationHealth, Severity, Status, Threshold, ThresholdId,
-    ThresholdRule,
+    Breach, Condition, Metric, OperationHealth, Severity, Threshold, ThresholdId, ThresholdRule,
 };
 pub use window::{Totals, Window};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -104,7 +104,7 @@ struct Inner {
     folded: AtomicU64,
     rules: RwLock<Vec<ThresholdRule>>,
     next_rule: AtomicU64,
-    breached: Mutex<HashSet<(ThresholdId, OperationKey)>>,
+    breached: Mutex<HashMap<(ThresholdId, OperationKey), Breach>>,
     events: Mutex<EventCounts>,
 }
 
@@ -277,7 +277,7 @@ impl Monitor {
             return Err(Error::not_found("threshold", id.0));
         }
         drop(rules);
-        self.inner.breached.lock().retain(|(t, _)| *t != id);
+        self.inner.breached.lock().retain(|(t, _), _| *t != id);
         Ok(())
     }
 
@@ -293,11 +293,17 @@ impl Monitor {
         Ok(self.evaluate(&series, &rules, self.elapsed()))
     }
 
-    /// The thresholds breached at the last [`tick`](Monitor::tick), with the operation
-    /// breaching each, sorted.
-    pub fn active_breaches(&self) -> Vec<(ThresholdId, OperationKey)> {
-        let mut all: Vec<_> = self.inner.breached.lock().iter().cloned().collect();
-        all.sort();
+    /// The breaches found at the last [`tick`](Monitor::tick), with the operation
+    /// breaching each, sorted by operation.
+    pub fn active_breaches(&self) -> Vec<(OperationKey, Breach)> {
+        let mut all: Vec<(OperationKey, Breach)> = self
+            .inner
+            .breached
+            .lock()
+            .iter()
+            .map(|((_, key), breach)| (key.clone(), breach.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.threshold.cmp(&b.1.threshold)));
         all
     }
 
@@ -375,8 +381,7 @@ impl Monitor {
     pub fn tick(&self) {
         let elapsed = self.elapsed();
         let rules = self.inner.rules.read().clone();
-        let mut now_breached: HashSet<(ThresholdId, OperationKey)> = HashSet::new();
-        let mut breaches = Vec::new();
+        let mut now_breached: HashMap<(ThresholdId, OperationKey), Breach> = HashMap::new();
         let mut idle = Vec::new();
         for series in self.all_series() {
             let empty = series.with_history(elapsed, |h| h.is_empty());
@@ -386,20 +391,26 @@ impl Monitor {
                 continue;
             }
             if rules.iter().any(|r| r.applies_to(&series.key)) {
-                let health = self.evaluate(&series, &rules, elapsed);
-                for breach in health.breaches {
-                    now_breached.insert((breach.threshold, series.key.clone()));
-                    breaches.push((series.key.clone(), breach));
+                for breach in self.evaluate(&series, &rules, elapsed).breaches {
+                    now_breached.insert((breach.threshold, series.key.clone()), breach);
                 }
             }
         }
         self.forget(&idle);
-        let cleared: Vec<(ThresholdId, OperationKey)> = {
+        let (breaches, cleared) = {
             let mut breached = self.inner.breached.lock();
-            let cleared = breached.difference(&now_breached).cloned().collect();
-            breaches.retain(|(key, b)| !breached.contains(&(b.threshold, key.clone())));
+            let cleared: Vec<(ThresholdId, OperationKey)> = breached
+                .keys()
+                .filter(|k| !now_breached.contains_key(k))
+                .cloned()
+                .collect();
+            let new: Vec<(OperationKey, Breach)> = now_breached
+                .iter()
+                .filter(|(k, _)| !breached.contains_key(k))
+                .map(|((_, key), b)| (key.clone(), b.clone()))
+                .collect();
             *breached = now_breached;
-            cleared
+            (new, cleared)
         };
         for (operation, breach) in breaches {
             tracing::warn!(operation = %operation, metric = breach.metric.as_str(), observed = breach.observed, limit = breach.limit, "foundation.monitor.threshold_breached");
@@ -680,7 +691,7 @@ impl MonitorBuilder {
                 folded: AtomicU64::new(0),
                 rules: RwLock::new(Vec::new()),
                 next_rule: AtomicU64::new(1),
-                breached: Mutex::new(HashSet::new()),
+                breached: Mutex::new(HashMap::new()),
                 events: Mutex::new(EventCounts::default()),
             }),
         })

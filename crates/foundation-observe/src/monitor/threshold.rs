@@ -8,6 +8,7 @@ use foundation_core::{Validate, Validator};
 use super::operation::OperationKey;
 use super::summary::{Baseline, Summary};
 use super::window::Window;
+use crate::health::HealthStatus;
 
 /// A number a threshold watches. Latencies are in milliseconds, rates per second, the error
 /// rate a fraction from 0 to 1.
@@ -104,6 +105,15 @@ pub enum Severity {
     Warn,
     /// Broken: health `fail`.
     Fail,
+}
+
+impl From<Severity> for HealthStatus {
+    fn from(severity: Severity) -> HealthStatus {
+        match severity {
+            Severity::Warn => HealthStatus::Warn,
+            Severity::Fail => HealthStatus::Fail,
+        }
+    }
 }
 
 /// A threshold on one metric of one window.
@@ -240,25 +250,13 @@ pub struct Breach {
     pub limit: f64,
 }
 
-/// An operation's health: pass, or the worst severity among its breaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// No threshold breached.
-    Pass,
-    /// Only `Warn` thresholds breached.
-    Warn,
-    /// A `Fail` threshold breached.
-    Fail,
-}
-
 /// The result of [`Monitor::health`](super::Monitor::health).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OperationHealth {
     /// The operation.
     pub operation: OperationKey,
-    /// Pass, warn or fail.
-    pub status: Status,
+    /// Pass, or the worst severity among the breaches (warn or fail).
+    pub status: HealthStatus,
     /// Every threshold breached now.
     pub breaches: Vec<Breach>,
     /// Thresholds that apply but could not be evaluated (too few calls, no baseline yet).
@@ -271,11 +269,11 @@ impl OperationHealth {
         breaches: Vec<Breach>,
         not_evaluated: Vec<ThresholdId>,
     ) -> OperationHealth {
-        let status = match breaches.iter().map(|b| b.severity).max() {
-            None => Status::Pass,
-            Some(Severity::Warn) => Status::Warn,
-            Some(Severity::Fail) => Status::Fail,
-        };
+        let status = breaches
+            .iter()
+            .map(|b| HealthStatus::from(b.severity))
+            .max()
+            .unwrap_or_default();
         OperationHealth {
             operation,
             status,

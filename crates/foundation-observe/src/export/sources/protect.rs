@@ -176,6 +176,16 @@ impl<M: Manager> MetricSource for Pool<M> {
     }
 }
 
+/// Writes `foundation_memory_pressure_level`.
+pub(crate) fn pressure_level(out: &mut TextEncoder, level: PressureLevel) {
+    out.gauge(
+        "foundation_memory_pressure_level",
+        "Memory pressure: 0 low, 1 medium, 2 high, 3 critical.",
+        &[("level", level.as_str())],
+        f64::from(level as u8),
+    );
+}
+
 /// Exports the memory-pressure level of a [`MemoryGate`] as
 /// `foundation_memory_pressure_level` (0 low, 1 medium, 2 high, 3 critical).
 pub struct PressureMetrics(pub Arc<dyn MemoryGate>);
@@ -191,12 +201,7 @@ impl std::fmt::Debug for PressureMetrics {
 impl MetricSource for PressureMetrics {
     fn collect(&self, out: &mut TextEncoder) {
         let level = self.0.level();
-        out.gauge(
-            "foundation_memory_pressure_level",
-            "Memory pressure: 0 low, 1 medium, 2 high, 3 critical.",
-            &[("level", level.as_str())],
-            f64::from(level as u8),
-        );
+        pressure_level(out, level);
         out.gauge(
             "foundation_memory_refusing",
             "1 while memory pressure is critical and protected calls are refused.",

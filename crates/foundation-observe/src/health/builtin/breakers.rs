@@ -11,23 +11,23 @@ use crate::health::check::{HealthCheck, Observation};
 /// open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BreakersConfig {
+pub struct BreakersCheckConfig {
     /// Warn from this many (default 1; at least 1).
     pub warn_open: u32,
     /// Fail from this many (default none: never fail; not below `warn_open`).
     pub fail_open: Option<u32>,
 }
 
-impl Default for BreakersConfig {
+impl Default for BreakersCheckConfig {
     fn default() -> Self {
-        BreakersConfig {
+        BreakersCheckConfig {
             warn_open: 1,
             fail_open: None,
         }
     }
 }
 
-impl Validate for BreakersConfig {
+impl Validate for BreakersCheckConfig {
     fn validate_into(&self, v: &mut Validator) {
         v.at_least_one("warn_open", u64::from(self.warn_open));
         validate_fail_not_below_warn(v, "warn_open", self.warn_open, "fail_open", self.fail_open);
@@ -38,7 +38,7 @@ impl Validate for BreakersConfig {
 /// open), counted and named.
 pub struct BreakersCheck {
     registry: BreakerRegistry,
-    config: BreakersConfig,
+    config: BreakersCheckConfig,
 }
 
 impl std::fmt::Debug for BreakersCheck {
@@ -51,7 +51,7 @@ impl std::fmt::Debug for BreakersCheck {
 
 impl BreakersCheck {
     /// A check over `registry`'s breakers; `INVALID_CONFIG` naming the field.
-    pub fn new(registry: BreakerRegistry, config: BreakersConfig) -> Result<BreakersCheck> {
+    pub fn new(registry: BreakerRegistry, config: BreakersCheckConfig) -> Result<BreakersCheck> {
         config.validate()?;
         Ok(BreakersCheck { registry, config })
     }

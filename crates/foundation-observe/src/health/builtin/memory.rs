@@ -12,7 +12,7 @@ use crate::health::check::{HealthCheck, Observation};
 /// Thresholds of [`MemoryCheck`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct MemoryConfig {
+pub struct MemoryCheckConfig {
     /// Warn from this level (default `high`; above `low`).
     pub warn_at: PressureLevel,
     /// Fail from this level (default `critical`, where the protection facade refuses new
@@ -20,16 +20,16 @@ pub struct MemoryConfig {
     pub fail_at: PressureLevel,
 }
 
-impl Default for MemoryConfig {
+impl Default for MemoryCheckConfig {
     fn default() -> Self {
-        MemoryConfig {
+        MemoryCheckConfig {
             warn_at: PressureLevel::High,
             fail_at: PressureLevel::Critical,
         }
     }
 }
 
-impl Validate for MemoryConfig {
+impl Validate for MemoryCheckConfig {
     fn validate_into(&self, v: &mut Validator) {
         v.check(
             self.warn_at > PressureLevel::Low,
@@ -51,7 +51,7 @@ impl Validate for MemoryConfig {
 /// `memory:pressure` (component type `system`): the gate's current level.
 pub struct MemoryCheck {
     gate: Arc<dyn MemoryGate>,
-    config: MemoryConfig,
+    config: MemoryCheckConfig,
 }
 
 impl std::fmt::Debug for MemoryCheck {
@@ -65,7 +65,7 @@ impl std::fmt::Debug for MemoryCheck {
 impl MemoryCheck {
     /// A check of `gate` (the memory manager, or a `ManualGate`); `INVALID_CONFIG` naming
     /// the field.
-    pub fn new(gate: Arc<dyn MemoryGate>, config: MemoryConfig) -> Result<MemoryCheck> {
+    pub fn new(gate: Arc<dyn MemoryGate>, config: MemoryCheckConfig) -> Result<MemoryCheck> {
         config.validate()?;
         Ok(MemoryCheck { gate, config })
     }

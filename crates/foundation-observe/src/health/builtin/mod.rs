@@ -10,6 +10,7 @@
 //! | [`StoreCheck`] | `store:responseTime` | a `SELECT 1` round trip, ms |
 //! | [`QueueCheck`] | `queue.NAME:backlog` / `queue.NAME:oldestTaskAge` | runnable tasks / ms |
 //! | [`RestartsCheck`] | `agents:restarts` | most restarts under one supervisor in the window |
+//! | [`ThresholdsCheck`] | `operations:thresholds` | performance-monitor thresholds breached |
 //!
 //! Thresholds are inclusive: a value at or above `warn_*` warns, at or above `fail_*` fails.
 
@@ -19,13 +20,15 @@ mod pools;
 mod queue;
 mod restarts;
 mod store;
+mod thresholds;
 
-pub use breakers::{BreakersCheck, BreakersConfig};
-pub use memory::{MemoryCheck, MemoryConfig};
-pub use pools::{PoolCheck, PoolConfig};
-pub use queue::{QueueCheck, QueueConfig, QueueMeasure};
-pub use restarts::{RestartsCheck, RestartsConfig};
-pub use store::{StoreCheck, StoreConfig};
+pub use breakers::{BreakersCheck, BreakersCheckConfig};
+pub use memory::{MemoryCheck, MemoryCheckConfig};
+pub use pools::{PoolCheck, PoolCheckConfig};
+pub use queue::{QueueCheck, QueueCheckConfig, QueueMeasure};
+pub use restarts::{RestartsCheck, RestartsCheckConfig};
+pub use store::{StoreCheck, StoreCheckConfig};
+pub use thresholds::ThresholdsCheck;
 
 use super::status::HealthStatus;
 

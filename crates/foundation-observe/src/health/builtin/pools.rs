@@ -10,7 +10,7 @@ use crate::health::status::HealthStatus;
 /// Thresholds of [`PoolCheck`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct PoolConfig {
+pub struct PoolCheckConfig {
     /// Warn when connections in use reach this fraction of the most allowed
     /// (`max_size + max_overflow`) (default 0.9; above 0, at most 1).
     pub warn_utilization: f64,
@@ -19,16 +19,16 @@ pub struct PoolConfig {
     pub fail_waiters: u32,
 }
 
-impl Default for PoolConfig {
+impl Default for PoolCheckConfig {
     fn default() -> Self {
-        PoolConfig {
+        PoolCheckConfig {
             warn_utilization: 0.9,
             fail_waiters: 1,
         }
     }
 }
 
-impl Validate for PoolConfig {
+impl Validate for PoolCheckConfig {
     fn validate_into(&self, v: &mut Validator) {
         v.range("warn_utilization", self.warn_utilization, 0.0, 1.0)
             .check(
@@ -44,11 +44,11 @@ impl Validate for PoolConfig {
 /// fails when the pool is closed, or exhausted with callers waiting.
 ///
 /// `Pool<M>` is generic over its manager, so the check reads the status through a closure:
-/// `PoolCheck::new("db", move || pool.status(), PoolConfig::default())`.
+/// `PoolCheck::new("db", move || pool.status(), PoolCheckConfig::default())`.
 pub struct PoolCheck {
     component: String,
     status: Box<dyn Fn() -> PoolStatus + Send + Sync>,
-    config: PoolConfig,
+    config: PoolCheckConfig,
 }
 
 impl std::fmt::Debug for PoolCheck {
@@ -66,7 +66,7 @@ impl PoolCheck {
     pub fn new(
         name: &str,
         status: impl Fn() -> PoolStatus + Send + Sync + 'static,
-        config: PoolConfig,
+        config: PoolCheckConfig,
     ) -> Result<PoolCheck> {
         config.validate()?;
         Ok(PoolCheck {

@@ -12,7 +12,7 @@ use crate::health::check::{HealthCheck, Observation};
 /// Thresholds of [`QueueCheck`]; each measurement reads its own pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct QueueConfig {
+pub struct QueueCheckConfig {
     /// Backlog: warn from this many runnable tasks (default 1,000; at least 1).
     pub warn_backlog: u64,
     /// Backlog: fail from this many (default none: never fail; not below `warn_backlog`).
@@ -31,9 +31,9 @@ pub struct QueueConfig {
     pub fail_oldest_age: Option<Duration>,
 }
 
-impl Default for QueueConfig {
+impl Default for QueueCheckConfig {
     fn default() -> Self {
-        QueueConfig {
+        QueueCheckConfig {
             warn_backlog: 1_000,
             fail_backlog: None,
             warn_oldest_age: Duration::from_secs(60),
@@ -42,7 +42,7 @@ impl Default for QueueConfig {
     }
 }
 
-impl Validate for QueueConfig {
+impl Validate for QueueCheckConfig {
     fn validate_into(&self, v: &mut Validator) {
         v.at_least_one("warn_backlog", self.warn_backlog);
         validate_fail_not_below_warn(
@@ -92,7 +92,7 @@ pub struct QueueCheck {
     queue: String,
     component: String,
     measure: QueueMeasure,
-    config: QueueConfig,
+    config: QueueCheckConfig,
 }
 
 impl QueueCheck {
@@ -102,7 +102,7 @@ impl QueueCheck {
         tasks: TaskQueue,
         queue: &str,
         measure: QueueMeasure,
-        config: QueueConfig,
+        config: QueueCheckConfig,
     ) -> Result<QueueCheck> {
         if queue.trim().is_empty() {
             return Err(Error::invalid_config("queue", "must not be empty"));

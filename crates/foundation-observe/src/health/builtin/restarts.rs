@@ -28,7 +28,7 @@ const MAX_BUFFER: usize = 1 << 20;
 /// Thresholds of [`RestartsCheck`], per supervisor within a sliding window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RestartsConfig {
+pub struct RestartsCheckConfig {
     /// The sliding window restarts are counted over (default 60 s; above zero).
     #[serde(rename = "window_ms", with = "foundation_core::millis")]
     pub window: Duration,
@@ -43,9 +43,9 @@ pub struct RestartsConfig {
     pub buffer: usize,
 }
 
-impl Default for RestartsConfig {
+impl Default for RestartsCheckConfig {
     fn default() -> Self {
-        RestartsConfig {
+        RestartsCheckConfig {
             window: Duration::from_secs(60),
             warn_restarts: 3,
             fail_restarts: None,
@@ -54,7 +54,7 @@ impl Default for RestartsConfig {
     }
 }
 
-impl Validate for RestartsConfig {
+impl Validate for RestartsCheckConfig {
     fn validate_into(&self, v: &mut Validator) {
         v.positive_duration("window_ms", self.window)
             .at_least_one("warn_restarts", u64::from(self.warn_restarts));
@@ -81,7 +81,7 @@ impl Validate for RestartsConfig {
 /// between runs (a probe every few seconds keeps that small).
 pub struct RestartsCheck {
     clock: Clock,
-    config: RestartsConfig,
+    config: RestartsCheckConfig,
     state: Mutex<State>,
 }
 
@@ -106,7 +106,11 @@ impl std::fmt::Debug for RestartsCheck {
 impl RestartsCheck {
     /// Subscribes to `bus`'s supervisor events; times them on `clock`. `INVALID_CONFIG`
     /// naming the field.
-    pub fn new(bus: &TelemetryBus, clock: Clock, config: RestartsConfig) -> Result<RestartsCheck> {
+    pub fn new(
+        bus: &TelemetryBus,
+        clock: Clock,
+        config: RestartsCheckConfig,
+    ) -> Result<RestartsCheck> {
         config.validate()?;
         let subscription = bus.subscribe_prefix(PREFIX, config.buffer);
         Ok(RestartsCheck {

@@ -13,21 +13,21 @@ use crate::health::check::{HealthCheck, Observation};
 /// (see [`CheckOptions::timeout`](crate::health::CheckOptions::timeout)) bounds the wait.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct StoreConfig {
+pub struct StoreCheckConfig {
     /// Warn when a round trip takes at least this long (default 500 ms; above zero).
     #[serde(rename = "warn_latency_ms", with = "foundation_core::millis")]
     pub warn_latency: Duration,
 }
 
-impl Default for StoreConfig {
+impl Default for StoreCheckConfig {
     fn default() -> Self {
-        StoreConfig {
+        StoreCheckConfig {
             warn_latency: Duration::from_millis(500),
         }
     }
 }
 
-impl Validate for StoreConfig {
+impl Validate for StoreCheckConfig {
     fn validate_into(&self, v: &mut Validator) {
         v.positive_duration("warn_latency_ms", self.warn_latency);
     }
@@ -39,12 +39,12 @@ impl Validate for StoreConfig {
 pub struct StoreCheck {
     store: Store,
     clock: Clock,
-    config: StoreConfig,
+    config: StoreCheckConfig,
 }
 
 impl StoreCheck {
     /// A check of `store`, timed on `clock`; `INVALID_CONFIG` naming the field.
-    pub fn new(store: Store, clock: Clock, config: StoreConfig) -> Result<StoreCheck> {
+    pub fn new(store: Store, clock: Clock, config: StoreCheckConfig) -> Result<StoreCheck> {
         config.validate()?;
         Ok(StoreCheck {
             store,
