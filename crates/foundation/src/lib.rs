@@ -11,6 +11,10 @@
 //! - [`runtime`]: agents with typed messages, supervisor trees, the task supervisor, the
 //!   registry with discovery and load balancing, local coordination primitives, queue
 //!   workers and persistent agents.
+//! - [`observe`]: the performance monitor (latency percentiles in minute, hour and day
+//!   windows, baselines, thresholds), Prometheus export, the health aggregator with
+//!   `application/health+json` endpoints, and the memory manager behind the facade's
+//!   memory gate.
 //!
 //! ```
 //! use foundation::prelude::*;
@@ -29,6 +33,7 @@
 
 pub use foundation_core as core;
 pub use foundation_core::{Error, ErrorCode, Result};
+pub use foundation_observe as observe;
 pub use foundation_protect as protect;
 pub use foundation_runtime as runtime;
 pub use foundation_store as store;
@@ -36,6 +41,12 @@ pub use foundation_store as store;
 /// The names most programs need, in one import.
 pub mod prelude {
     pub use foundation_core::{Clock, Error, ErrorCode, Result, TelemetryBus, Validate};
+    pub use foundation_observe::export::MetricsExporter;
+    pub use foundation_observe::health::{
+        CheckOptions, HealthAggregator, HealthCheck, HealthStatus, Observation, check_fn,
+    };
+    pub use foundation_observe::memory::{MemoryConfig, MemoryManager};
+    pub use foundation_observe::monitor::{Monitor, OperationHandle, Window};
     pub use foundation_protect::breaker::{BreakerConfig, CircuitBreaker};
     pub use foundation_protect::bulkhead::{Bulkhead, BulkheadConfig};
     pub use foundation_protect::limiter::{LimiterConfig, RateLimiter};
