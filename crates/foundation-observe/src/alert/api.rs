@@ -4,9 +4,9 @@
 use foundation_core::{Error, Result, Validator};
 use serde::{Deserialize, Serialize};
 
-use super::alert::{AlertState, Origin, Severity};
 use super::delivery::ReceiverStatus;
 use super::labels::{ALERTNAME, Fingerprint, Labels, SEVERITY, as_input, validate_labels};
+use super::lifecycle::{AlertState, Origin, Severity};
 use super::matcher::{Matcher, MatcherSpec};
 use super::silence::{SilenceId, SilenceState};
 

@@ -2,8 +2,8 @@
 
 use foundation_core::telemetry::Event;
 
-use super::alert::Severity;
 use super::labels::{Fingerprint, Labels};
+use super::lifecycle::Severity;
 
 /// `foundation.alert.fired`: an alert started firing.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use foundation_core::{Clock, Error, ErrorCode, Result, TelemetryBus, Validator};
 use parking_lot::Mutex;
 
-use super::alert::{Acknowledgement, Alert, AlertState, Origin, Severity};
 use super::api::{
     AckView, AlertCounts, AlertFilter, AlertRequest, AlertStatus, AlertView, SilenceView,
     TransitionView,
@@ -21,6 +20,7 @@ use super::events::{AlertAcknowledged, AlertEscalated, AlertFired, AlertResolved
 use super::group::{Group, GroupKey, INTERNAL_ROUTE};
 use super::inhibit::{InhibitRule, inhibitors};
 use super::labels::{ALERTNAME, Fingerprint, Labels, SEVERITY};
+use super::lifecycle::{Acknowledgement, Alert, AlertState, Origin, Severity};
 use super::matcher::all_match;
 use super::receiver::{Notification, NotifiedAlert, Receiver};
 use super::receivers::{LogReceiver, WebhookReceiver};

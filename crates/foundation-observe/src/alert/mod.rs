@@ -9,7 +9,7 @@
 //!   ([`AlertManager::spawn`]) does so every `evaluation_interval`. Alerts can also be fired,
 //!   acknowledged and resolved directly ([`AlertManager::fire`], [`acknowledge`](AlertManager::acknowledge),
 //!   [`resolve`](AlertManager::resolve)).
-//! - **Lifecycle** ([`alert`]): inactive → pending → firing → resolved, identified by a
+//! - **Lifecycle** ([`lifecycle`]): inactive → pending → firing → resolved, identified by a
 //!   [`Fingerprint`] of the labels that stays the same across evaluations; a bounded history.
 //! - **Routing** ([`route`]): a tree of routes with label [matchers](Matcher) (`=`, `!=`,
 //!   `=~`, `!~`), `continue`, and a default receiver at the root; alerts are **grouped** by
@@ -70,7 +70,6 @@
 //! # }).unwrap();
 //! ```
 
-pub mod alert;
 mod api;
 mod config;
 mod delivery;
@@ -80,6 +79,7 @@ mod group;
 pub mod http;
 pub mod inhibit;
 mod labels;
+pub mod lifecycle;
 mod manager;
 mod matcher;
 mod receiver;
@@ -89,7 +89,6 @@ mod rule;
 pub mod silence;
 mod task;
 
-pub use alert::{AlertState, Origin, Severity};
 pub use api::{
     AckView, AlertCounts, AlertFilter, AlertRequest, AlertStatus, AlertView, SilenceView,
     TransitionView,
@@ -100,6 +99,7 @@ pub use escalation::EscalationStep;
 pub use events::{AlertAcknowledged, AlertEscalated, AlertFired, AlertResolved, DeliveryFailed};
 pub use inhibit::InhibitRuleConfig;
 pub use labels::{ALERTNAME, Fingerprint, Labels, SEVERITY};
+pub use lifecycle::{AlertState, Origin, Severity};
 pub use manager::{AlertManager, AlertManagerBuilder, RECEIVER_DOWN};
 pub use matcher::{MatchOp, Matcher, MatcherSpec};
 pub use receiver::{Notification, NotificationStatus, NotifiedAlert, Receiver};

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use foundation_core::Result;
 
-use super::alert::AlertState;
 use super::labels::{Fingerprint, Labels};
+use super::lifecycle::AlertState;
 
 /// Where notifications go.
 pub trait Receiver: Send + Sync + 'static {

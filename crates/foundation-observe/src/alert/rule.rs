@@ -25,8 +25,8 @@ use std::time::Duration;
 use foundation_core::{Validate, Validator, millis};
 use serde::{Deserialize, Serialize};
 
-use super::alert::Severity;
 use super::labels::{ALERTNAME, Labels, SEVERITY, validate_labels};
+use super::lifecycle::Severity;
 use crate::health::{HealthReport, HealthStatus};
 use crate::monitor::{Condition, Metric, Monitor, OperationKey, Threshold, Window};
 

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -44,9 +44,11 @@ impl Server {
         Server { addr, task }
     }
 
-    /// A webhook endpoint answering `status` to every POST to `/hook`, sending each body it
-    /// receives (as JSON) into the returned channel and counting requests.
-    pub async fn webhook(status: StatusCode) -> (Server, mpsc::Receiver<Value>, Arc<AtomicUsize>) {
+    /// A webhook endpoint answering the status in `status` to every POST to `/hook`, sending
+    /// each body it receives (as JSON) into the returned channel and counting requests.
+    pub async fn webhook(
+        status: Arc<AtomicU16>,
+    ) -> (Server, mpsc::Receiver<Value>, Arc<AtomicUsize>) {
         let (tx, rx) = mpsc::channel(64);
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
@@ -55,6 +57,7 @@ impl Server {
             post(move |body: String| {
                 let tx = tx.clone();
                 let counter = counter.clone();
+                let status = StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap();
                 async move {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let json: Value = serde_json::from_str(&body).unwrap();
