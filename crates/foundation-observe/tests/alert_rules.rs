@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+use foundation_core::telemetry::Event;
 use foundation_core::{ErrorCode, TelemetryBus};
 use foundation_observe::alert::{
-    AlertConfig, AlertFired, AlertManager, AlertResolved, AlertState, EscalationStep,
-    ReceiverConfig, RouteConfig, RuleConfig, Severity, receivers::ChannelReceiver,
+    AlertConfig, AlertFired, AlertManager, AlertRequest, AlertResolved, AlertState, EscalationStep,
+    ReceiverConfig, RouteConfig, RuleCondition, RuleConfig, Severity, receivers::ChannelReceiver,
 };
 use foundation_observe::health::{
     CheckOptions, HealthAggregator, HealthConfig, HealthStatus, Observation, check_fn,
 };
-use foundation_observe::monitor::{Condition, Metric, Monitor, Window};
+use foundation_observe::monitor::{Condition, Metric, Monitor, Threshold, Window};
 
 use alert_support::{all, named};
 
@@ -374,4 +375,224 @@ fn the_config_reads_from_json_with_rules_routes_and_inhibition() {
             .to_string()
             .contains("evaluation_interval")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breach_of_a_monitor_threshold_fires_at_once_through_the_bus() {
+    let bus = TelemetryBus::new();
+    let monitor = Monitor::builder().bus(bus.clone()).build().unwrap();
+    monitor
+        .set_threshold(
+            "checkout",
+            &[],
+            Threshold::new(Metric::ErrorRate, Window::Minute, Condition::Above(0.5)),
+        )
+        .unwrap();
+    let (pager, mut pages) = ChannelReceiver::new("pager", 8);
+    let config = AlertConfig {
+        // Hourly evaluation: only the bus event can make this fast.
+        evaluation_interval: Duration::from_secs(3_600),
+        rules: vec![
+            RuleConfig::new(
+                "Breached",
+                RuleCondition::Breach {
+                    operation: Some("checkout".into()),
+                    severity: None,
+                },
+            )
+            .annotation("summary", "error rate {{ value }} over {{ limit }}"),
+        ],
+        route: RouteConfig::to("pager").timing(
+            Duration::ZERO,
+            Duration::from_secs(60),
+            Duration::from_secs(3_600),
+        ),
+        ..AlertConfig::default()
+    };
+    let alerts = AlertManager::builder()
+        .config(config)
+        .monitor(monitor.clone())
+        .receiver(pager)
+        .bus(bus.clone())
+        .build()
+        .unwrap();
+    let engine = alerts.spawn();
+    let monitor_task = monitor.spawn();
+    let checkout = monitor.operation("checkout", &[("region", "eu")]).unwrap();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    for _ in 0..4 {
+        checkout.record_error(Duration::from_millis(20));
+    }
+    let page = tokio::time::timeout(Duration::from_secs(60), pages.recv())
+        .await
+        .expect("the breach event triggers an evaluation well before the hourly one")
+        .unwrap();
+    let alert = &page.alerts[0];
+    assert_eq!(alert.labels["operation"], "checkout");
+    assert_eq!(alert.labels["region"], "eu");
+    assert_eq!(alert.labels["metric"], "error_rate");
+    assert_eq!(alert.annotations["summary"], "error rate 1 over 0.5");
+    monitor_task.stop().await;
+    engine.stop().await;
+}
+
+#[derive(Debug)]
+struct Tripped(&'static str);
+
+impl Event for Tripped {
+    fn name(&self) -> &'static str {
+        "foundation.breaker.state_change"
+    }
+
+    fn source(&self) -> &str {
+        self.0
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_events_rule_counts_a_bus_event_per_source_over_its_window() {
+    let monitor = Monitor::builder().bus(TelemetryBus::new()).build().unwrap();
+    let rule = RuleConfig::new(
+        "BreakerFlapping",
+        RuleCondition::Events {
+            event: "foundation.breaker.state_change".into(),
+            source: None,
+            window: Duration::from_secs(600),
+            above: 2,
+        },
+    )
+    .annotation(
+        "summary",
+        "{{ labels.source }} changed state {{ value }} times",
+    );
+    let alerts = AlertManager::builder()
+        .config(AlertConfig {
+            rules: vec![rule],
+            ..AlertConfig::default()
+        })
+        .monitor(monitor.clone())
+        .bus(TelemetryBus::new())
+        .build()
+        .unwrap();
+    alerts.evaluate().await;
+    for source in ["db", "db", "db", "cache"] {
+        monitor.count_event(&Tripped(source));
+    }
+    tokio::time::advance(Duration::from_secs(15)).await;
+    alerts.evaluate().await;
+    let flapping = named(&alerts, "BreakerFlapping");
+    assert_eq!(flapping.state, AlertState::Firing);
+    assert_eq!(flapping.labels["source"], "db");
+    assert_eq!(flapping.annotations["summary"], "db changed state 3 times");
+    assert_eq!(all(&alerts).len(), 1, "cache changed only once");
+
+    // Ten quiet minutes later the window no longer holds them.
+    tokio::time::advance(Duration::from_secs(600)).await;
+    alerts.evaluate().await;
+    assert_eq!(
+        named(&alerts, "BreakerFlapping").state,
+        AlertState::Resolved
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn alerts_are_bounded_resolved_ones_make_room_and_past_that_new_ones_are_refused() {
+    let alerts = AlertManager::builder()
+        .config(AlertConfig {
+            max_alerts: 2,
+            resolved_retention: Duration::from_secs(3_600),
+            ..AlertConfig::default()
+        })
+        .bus(TelemetryBus::new())
+        .build()
+        .unwrap();
+    let a = alerts
+        .fire(&AlertRequest::new("A", Severity::Info))
+        .unwrap();
+    alerts
+        .fire(&AlertRequest::new("B", Severity::Info))
+        .unwrap();
+    let refused = alerts
+        .fire(&AlertRequest::new("C", Severity::Info))
+        .unwrap_err();
+    assert!(refused.is(ErrorCode::UNAVAILABLE), "{refused}");
+    assert_eq!(alerts.status().refused_alerts, 1);
+    // A resolved alert, once its notification is out, is forgotten to make room.
+    alerts.resolve(a.fingerprint).unwrap();
+    tokio::time::advance(Duration::from_secs(60)).await;
+    alerts.flush().await;
+    alerts.flush().await;
+    alerts
+        .fire(&AlertRequest::new("C", Severity::Info))
+        .unwrap();
+    let names: Vec<String> = all(&alerts)
+        .iter()
+        .map(|v| v.labels["alertname"].clone())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(!names.contains(&"A".to_string()), "{names:?}");
+}
+
+#[test]
+fn the_documented_toml_config_is_what_the_manager_reads() {
+    let text = r#"
+evaluation_interval_ms = 15000
+fallback_receiver = "ops-log"
+
+[[receivers]]
+kind = "webhook"
+name = "pager"
+url = "http://127.0.0.1:9000/hook"
+
+[[receivers]]
+kind = "log"
+name = "ops-log"
+
+[route]
+receiver = "ops-log"
+group_by = ["alertname"]
+group_wait_ms = 30000
+
+[[route.routes]]
+matchers = ['severity="critical"']
+receiver = "pager"
+escalation = [{ receiver = "ops-log", after_ms = 600000 }]
+
+[[inhibit_rules]]
+source_matchers = ['severity="critical"']
+target_matchers = ['severity="warning"']
+equal = ["service"]
+
+[[rules]]
+name = "SlowQueries"
+for_ms = 60000
+severity = "critical"
+labels = { team = "db" }
+annotations = { summary = "p99 of {{ labels.operation }} is {{ value }} ms" }
+condition = { type = "metric", operation = "db.query", metric = "p99", window = "minute", condition = { kind = "above", value = 250.0 } }
+
+[[rules]]
+name = "StoreDown"
+condition = { type = "health", check = "store:reachable", status = "fail" }
+
+[[rules]]
+name = "BreakerFlapping"
+condition = { type = "events", event = "foundation.breaker.state_change", window_ms = 600000, above = 4 }
+
+[[rules]]
+name = "Breached"
+condition = { type = "breach", severity = "fail" }
+"#;
+    let config: AlertConfig = toml::from_str(text).unwrap();
+    assert_eq!(config.rules.len(), 4);
+    assert_eq!(
+        config.route.routes[0].escalation[0].after,
+        Duration::from_secs(600)
+    );
+    let built = AlertManager::builder()
+        .config(config)
+        .monitor(Monitor::new())
+        .health(HealthAggregator::new(HealthConfig::default()).unwrap())
+        .build();
+    assert!(built.is_ok(), "{built:?}");
 }

@@ -16,6 +16,7 @@ use super::api::{
 use super::config::{AlertConfig, ReceiverConfig};
 use super::delivery::{Job, Outcome, Slot};
 use super::escalation;
+use super::event_window::EventWindows;
 use super::events::{AlertAcknowledged, AlertEscalated, AlertFired, AlertResolved, DeliveryFailed};
 use super::group::{Group, GroupKey, INTERNAL_ROUTE};
 use super::inhibit::{InhibitRule, inhibitors};
@@ -25,7 +26,7 @@ use super::matcher::all_match;
 use super::receiver::{Notification, NotifiedAlert, Receiver};
 use super::receivers::{LogReceiver, WebhookReceiver};
 use super::route::{Route, Timing};
-use super::rule::{RuleCondition, RuleConfig};
+use super::rule::{RuleCondition, RuleConfig, Sources};
 use super::silence::{Silence, SilenceId, SilenceRequest, Silences};
 use super::task::{self, AlertTask};
 use crate::health::{HealthAggregator, Scope, Timebase};
@@ -53,6 +54,7 @@ struct Inner {
     monitor: Option<Monitor>,
     health: Option<HealthAggregator>,
     state: Mutex<State>,
+    windows: Mutex<EventWindows>,
     refused: AtomicU64,
 }
 
@@ -89,6 +91,11 @@ impl AlertManager {
     /// The configuration.
     pub fn config(&self) -> &AlertConfig {
         &self.inner.config
+    }
+
+    /// The bus events are published on (and the engine listens to).
+    pub(crate) fn bus(&self) -> &TelemetryBus {
+        &self.inner.bus
     }
 
     fn now(&self) -> Instant {
@@ -143,7 +150,7 @@ impl AlertManager {
             if fired {
                 self.on_fired(&mut state, fp, now, &mut published);
             }
-            self.view(&state, &state.alerts[&fp], now)
+            self.view(&state, &firing(&state), &state.alerts[&fp], now)
         };
         self.publish(published);
         Ok(view)
@@ -164,7 +171,7 @@ impl AlertManager {
             if alert.resolve(now) && was_firing {
                 published.push(resolved_event(alert));
             }
-            self.view(&state, &state.alerts[&fingerprint], now)
+            self.view(&state, &firing(&state), &state.alerts[&fingerprint], now)
         };
         self.publish(published);
         Ok(view)
@@ -208,7 +215,10 @@ impl AlertManager {
                 alertname: alertname(alert),
                 by: by.to_string(),
             };
-            (self.view(&state, &state.alerts[&fingerprint], now), event)
+            (
+                self.view(&state, &firing(&state), &state.alerts[&fingerprint], now),
+                event,
+            )
         };
         tracing::info!(fingerprint = %fingerprint, by, "foundation.alert.acknowledged");
         self.inner.bus.emit(event);
@@ -223,19 +233,20 @@ impl AlertManager {
             .alerts
             .get(&fingerprint)
             .ok_or_else(|| Error::not_found("alert", fingerprint))?;
-        Ok(self.view(&state, alert, now))
+        Ok(self.view(&state, &firing(&state), alert, now))
     }
 
     /// The alerts `filter` selects, firing first, then by fingerprint.
     pub fn alerts(&self, filter: &AlertFilter) -> Vec<AlertView> {
         let now = self.now();
         let state = self.inner.state.lock();
+        let firing = firing(&state);
         let mut views: Vec<AlertView> = state
             .alerts
             .values()
             .filter(|a| filter.state.is_none_or(|s| a.state == s))
             .filter(|a| all_match(&filter.matchers, &a.labels))
-            .map(|a| self.view(&state, a, now))
+            .map(|a| self.view(&state, &firing, a, now))
             .filter(|v| {
                 filter
                     .receiver
@@ -315,9 +326,10 @@ impl AlertManager {
         super::http::router(self.clone())
     }
 
-    /// Starts the engine: rules evaluated every `evaluation_interval`, notifications and
-    /// escalations every `flush_interval`, deliveries running concurrently. Stops when the
-    /// returned task is stopped or dropped.
+    /// Starts the engine: rules evaluated every `evaluation_interval` (and at the next flush
+    /// after a health check changes status or a monitor threshold is breached or cleared on
+    /// the manager's bus), notifications and escalations every `flush_interval`, deliveries
+    /// running concurrently. Stops when the returned task is stopped or dropped.
     pub fn spawn(&self) -> AlertTask {
         task::spawn(self.clone())
     }
@@ -337,11 +349,20 @@ impl AlertManager {
             (Some(health), true) => Some(health.report(Scope::all()).await),
             _ => None,
         };
-        let seen: Vec<(&RuleConfig, Vec<super::rule::Instance>)> = rules
-            .iter()
-            .map(|r| (r, r.instances(self.inner.monitor.as_ref(), report.as_ref())))
-            .collect();
         let now = self.now();
+        let seen: Vec<(&RuleConfig, Vec<super::rule::Instance>)> = {
+            let mut windows = self.inner.windows.lock();
+            let mut sources = Sources {
+                monitor: self.inner.monitor.as_ref(),
+                health: report.as_ref(),
+                windows: &mut windows,
+                now,
+            };
+            rules
+                .iter()
+                .map(|r| (r, r.instances(&mut sources)))
+                .collect()
+        };
         let mut published = Vec::new();
         {
             let mut state = self.inner.state.lock();
@@ -885,13 +906,14 @@ impl AlertManager {
         }
     }
 
-    fn view(&self, state: &State, alert: &Alert, now: Instant) -> AlertView {
-        let firing: Vec<(Fingerprint, &Labels)> = state
-            .alerts
-            .values()
-            .filter(|a| a.state == AlertState::Firing)
-            .map(|a| (a.fingerprint, &a.labels))
-            .collect();
+    /// `alert` as shown; `firing` lists every firing alert (for inhibition).
+    fn view(
+        &self,
+        state: &State,
+        firing: &[(Fingerprint, &Labels)],
+        alert: &Alert,
+        now: Instant,
+    ) -> AlertView {
         let (silenced_by, inhibited_by) = if alert.is_active() {
             (
                 state.silences.silencing(&alert.labels, now),
@@ -970,6 +992,16 @@ impl AlertManager {
             }
         }
     }
+}
+
+/// Every firing alert's fingerprint and labels.
+fn firing(state: &State) -> Vec<(Fingerprint, &Labels)> {
+    state
+        .alerts
+        .values()
+        .filter(|a| a.state == AlertState::Firing)
+        .map(|a| (a.fingerprint, &a.labels))
+        .collect()
 }
 
 fn alertname(alert: &Alert) -> String {
@@ -1067,7 +1099,9 @@ impl AlertManagerBuilder {
         config.validate_with(&mut v, &extra);
         for (i, rule) in config.rules.iter().enumerate() {
             let (ok, what) = match rule.condition {
-                RuleCondition::Metric { .. } => (self.monitor.is_some(), "a monitor"),
+                RuleCondition::Metric { .. }
+                | RuleCondition::Breach { .. }
+                | RuleCondition::Events { .. } => (self.monitor.is_some(), "a monitor"),
                 RuleCondition::Health { .. } => (self.health.is_some(), "a health aggregator"),
             };
             v.check(
@@ -1111,6 +1145,7 @@ impl AlertManagerBuilder {
                 monitor: self.monitor,
                 health: self.health,
                 state: Mutex::new(State::default()),
+                windows: Mutex::new(EventWindows::default()),
                 refused: AtomicU64::new(0),
                 config,
             }),

@@ -74,6 +74,7 @@ mod api;
 mod config;
 mod delivery;
 pub mod escalation;
+mod event_window;
 pub mod events;
 mod group;
 pub mod http;

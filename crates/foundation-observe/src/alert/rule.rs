@@ -6,6 +6,10 @@
 //! one alert, for a check or for the overall status. Annotations may use `{{ value }}`,
 //! `{{ limit }}` and `{{ labels.NAME }}`.
 //!
+//! Besides metric and health rules, a `breach` rule turns the monitor's own thresholds'
+//! breaches into alerts, and an `events` rule counts a telemetry-bus event per source over a
+//! window (the monitor counts bus events while its task runs).
+//!
 //! ```toml
 //! [[rules]]
 //! name = "SlowQueries"
@@ -18,6 +22,10 @@
 //! [[rules]]
 //! name = "StoreDown"
 //! condition = { type = "health", check = "store:reachable", status = "fail" }
+//!
+//! [[rules]]
+//! name = "BreakerFlapping"
+//! condition = { type = "events", event = "foundation.breaker.state_change", window_ms = 600000, above = 4 }
 //! ```
 
 use std::time::Duration;
@@ -25,6 +33,7 @@ use std::time::Duration;
 use foundation_core::{Validate, Validator, millis};
 use serde::{Deserialize, Serialize};
 
+use super::event_window::EventWindows;
 use super::labels::{ALERTNAME, Labels, SEVERITY, validate_labels};
 use super::lifecycle::Severity;
 use crate::health::{HealthReport, HealthStatus};
@@ -53,6 +62,30 @@ pub enum RuleCondition {
         /// Fewest calls in the window for the rule to be evaluated.
         #[serde(default)]
         min_count: u64,
+    },
+    /// Breaches of the thresholds set on the monitor itself
+    /// ([`Monitor::set_threshold`]), one alert per operation and threshold.
+    Breach {
+        /// Only breaches of this operation name.
+        #[serde(default)]
+        operation: Option<String>,
+        /// Only breaches of this severity.
+        #[serde(default)]
+        severity: Option<crate::monitor::Severity>,
+    },
+    /// A telemetry-bus event (as the monitor counts them, per source) seen more than
+    /// `above` times within the window. One alert per source.
+    Events {
+        /// The event name, e.g. `foundation.breaker.state_change`.
+        event: String,
+        /// Only this source (breaker, pool... name).
+        #[serde(default)]
+        source: Option<String>,
+        /// The trailing window.
+        #[serde(rename = "window_ms", with = "millis")]
+        window: Duration,
+        /// Fires when more events than this arrived within the window.
+        above: u64,
     },
     /// A health check (or, without `check`, the overall health) at `status` or worse.
     Health {
@@ -162,12 +195,80 @@ impl RuleConfig {
     }
 
     /// What the rule sees now: one instance per alert it could raise.
-    pub(crate) fn instances(
-        &self,
-        monitor: Option<&Monitor>,
-        health: Option<&HealthReport>,
-    ) -> Vec<Instance> {
+    pub(crate) fn instances(&self, sources: &mut Sources<'_>) -> Vec<Instance> {
+        let monitor = sources.monitor;
         match &self.condition {
+            RuleCondition::Breach {
+                operation,
+                severity,
+            } => monitor
+                .map(|m| m.active_breaches())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(key, breach)| {
+                    operation.as_ref().is_none_or(|o| key.name() == o)
+                        && severity.is_none_or(|s| breach.severity == s)
+                })
+                .map(|(key, breach)| {
+                    let id = breach.threshold.0.to_string();
+                    let labels = self.labels_with(
+                        [
+                            ("operation", key.name()),
+                            ("metric", breach.metric.as_str()),
+                            ("window", breach.window.as_str()),
+                            ("threshold", id.as_str()),
+                        ]
+                        .into_iter()
+                        .chain(key.labels()),
+                    );
+                    Instance {
+                        annotations: self.expand(
+                            &labels,
+                            &format_number(breach.observed),
+                            &format_number(breach.limit),
+                        ),
+                        labels,
+                        active: true,
+                    }
+                })
+                .collect(),
+            RuleCondition::Events {
+                event,
+                source,
+                window,
+                above,
+            } => {
+                let counts: Vec<_> = monitor
+                    .map(|m| m.event_counts())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| c.event == event.as_str())
+                    .filter(|c| source.as_ref().is_none_or(|s| &*c.source == s.as_str()))
+                    .collect();
+                let now = sources.now;
+                let instances = counts
+                    .iter()
+                    .map(|c| {
+                        let seen = sources
+                            .windows
+                            .delta(&self.name, &c.source, c.count, *window, now);
+                        let extra = [("event", event.as_str()), ("source", &*c.source)];
+                        let labels =
+                            self.labels_with(extra.into_iter().filter(|(_, v)| !v.is_empty()));
+                        Instance {
+                            annotations: self.expand(
+                                &labels,
+                                &seen.to_string(),
+                                &above.to_string(),
+                            ),
+                            labels,
+                            active: seen > *above,
+                        }
+                    })
+                    .collect();
+                sources.windows.evaluated(&self.name, now);
+                instances
+            }
             RuleCondition::Metric {
                 operation,
                 labels,
@@ -190,7 +291,7 @@ impl RuleConfig {
                     .collect()
             }
             RuleCondition::Health { check, status } => {
-                let Some(report) = health else {
+                let Some(report) = sources.health else {
                     return Vec::new();
                 };
                 let (observed, extra) = match check {
@@ -332,6 +433,22 @@ impl Validate for RuleConfig {
                 let threshold = Threshold::new(*metric, *window, *condition).min_count(*min_count);
                 v.nested("condition", &threshold);
             }
+            RuleCondition::Breach { operation, .. } => {
+                if let Some(op) = operation
+                    && let Err(e) = OperationKey::new(op, &[])
+                {
+                    v.check(false, "condition.operation", e.message());
+                }
+            }
+            RuleCondition::Events { event, window, .. } => {
+                v.non_empty("condition.event", event)
+                    .positive_duration("condition.window_ms", *window)
+                    .check(
+                        *window <= MAX_FOR,
+                        "condition.window_ms",
+                        "must be at most a week",
+                    );
+            }
             RuleCondition::Health { check, status } => {
                 v.check(
                     *status != HealthStatus::Pass,
@@ -349,6 +466,15 @@ impl Validate for RuleConfig {
             }
         }
     }
+}
+
+/// What rules read: the monitor, the health report (when a health rule needs one), and the
+/// event-count windows.
+pub(crate) struct Sources<'a> {
+    pub(crate) monitor: Option<&'a Monitor>,
+    pub(crate) health: Option<&'a HealthReport>,
+    pub(crate) windows: &'a mut EventWindows,
+    pub(crate) now: std::time::Instant,
 }
 
 /// One alert a rule could raise, and whether its condition holds now.

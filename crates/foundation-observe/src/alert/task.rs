@@ -35,11 +35,22 @@ impl Drop for AlertTask {
     }
 }
 
-/// Rules every `evaluation_interval`; notifications, escalations and deliveries every
-/// `flush_interval`. Deliveries run concurrently in a set the engine owns, so a slow
-/// receiver never holds up evaluation or the other receivers.
+/// Bus events that make the engine evaluate its rules at the next flush instead of waiting
+/// for the evaluation interval: a health check changing status, a monitor threshold breached
+/// or cleared.
+const TRIGGERS: [&str; 2] = [
+    "foundation.health.status_changed",
+    "foundation.monitor.threshold_",
+];
+
+/// Rules every `evaluation_interval`, and at the next flush after a trigger event;
+/// notifications, escalations and deliveries every `flush_interval`. Deliveries run
+/// concurrently in a set the engine owns, so a slow receiver never holds up evaluation or the
+/// other receivers.
 pub(super) fn spawn(manager: AlertManager) -> AlertTask {
     let (stop, mut stopped) = oneshot::channel();
+    let [mut health, mut thresholds] =
+        TRIGGERS.map(|prefix| manager.bus().subscribe_prefix(prefix, 16));
     let handle = tokio::spawn(async move {
         let config = manager.config();
         let mut evaluations = tokio::time::interval(config.evaluation_interval);
@@ -47,11 +58,26 @@ pub(super) fn spawn(manager: AlertManager) -> AlertTask {
         let mut flushes = tokio::time::interval(config.flush_interval);
         flushes.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut deliveries = JoinSet::new();
+        let (mut health_open, mut thresholds_open, mut triggered) = (true, true, false);
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
-                _ = evaluations.tick() => manager.evaluate().await,
+                _ = evaluations.tick() => {
+                    triggered = false;
+                    manager.evaluate().await;
+                }
+                event = health.recv(), if health_open => match event {
+                    Some(_) => triggered = true,
+                    None => health_open = false,
+                },
+                event = thresholds.recv(), if thresholds_open => match event {
+                    Some(_) => triggered = true,
+                    None => thresholds_open = false,
+                },
                 _ = flushes.tick() => {
+                    if std::mem::take(&mut triggered) {
+                        manager.evaluate().await;
+                    }
                     for job in manager.prepare() {
                         let manager = manager.clone();
                         deliveries.spawn(async move { manager.run(job).await });
