@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use foundation_core::{ErrorCode, TelemetryBus};
 use foundation_observe::alert::{
-    AlertConfig, AlertEscalated, AlertFilter, AlertManager, AlertRequest, AlertState,
-    DeliveryFailed, EscalationStep, InhibitRuleConfig, Notification, NotificationStatus,
-    RECEIVER_DOWN, RouteConfig, Severity, SilenceRequest, SilenceState, receivers::ChannelReceiver,
+    AlertAcknowledged, AlertConfig, AlertEscalated, AlertFilter, AlertManager, AlertRequest,
+    AlertState, DeliveryFailed, EscalationStep, InhibitRuleConfig, Notification,
+    NotificationStatus, RECEIVER_DOWN, RouteConfig, Severity, SilenceRequest, SilenceState,
+    receivers::ChannelReceiver,
 };
 use tokio::sync::mpsc;
 
@@ -330,6 +331,7 @@ async fn a_critical_alert_inhibits_the_warnings_of_its_service() {
 async fn unacknowledged_alerts_escalate_step_by_step_and_acknowledging_stops_it() {
     let bus = TelemetryBus::new();
     let mut events = bus.subscribe_prefix("foundation.alert.escalated", 16);
+    let mut acks = bus.subscribe_prefix("foundation.alert.acknowledged", 16);
     let (oncall, mut oncall_rx) = channel("oncall");
     let (lead, mut lead_rx) = channel("lead");
     let (boss, mut boss_rx) = channel("boss");
@@ -380,6 +382,12 @@ async fn unacknowledged_alerts_escalate_step_by_step_and_acknowledging_stops_it(
         .acknowledge(acked.fingerprint, "carol", "looking")
         .unwrap();
     assert_eq!(view.acknowledged.unwrap().by, "carol");
+    let ack = acks.drain();
+    let ack = ack[0].downcast_ref::<AlertAcknowledged>().unwrap();
+    assert_eq!(
+        (ack.fingerprint, ack.by.as_str()),
+        (acked.fingerprint, "carol")
+    );
     tokio::time::advance(20 * MINUTE).await;
     alerts.flush().await;
     let top = drain(&mut boss_rx);
