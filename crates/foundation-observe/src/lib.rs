@@ -5,11 +5,16 @@
 //! - [`export`] — Prometheus text exposition of the monitor and every component.
 //! - [`health`] — the health aggregator: checks, aggregation, `application/health+json`.
 //! - [`memory`] — the memory manager: process and cgroup memory, pressure levels, cleanup.
+//! - [`alert`] — alerting: rules over the monitor and health, routing, grouping, silences,
+//!   inhibition, escalation, and delivery to log, webhook and channel receivers.
 //!
 //! Everything subscribes to the [`TelemetryBus`](foundation_core::telemetry::TelemetryBus),
 //! so breakers, limiters, pools, agents and queues feed it without extra wiring.
 
+pub mod alert;
 pub mod export;
 pub mod health;
 pub mod memory;
 pub mod monitor;
+
+mod http_error;

@@ -20,12 +20,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use foundation_core::{Error, ErrorCode};
-use serde_json::{Map, Value, json};
+use foundation_core::Error;
 
 use super::aggregator::{HealthAggregator, Scope};
 use super::options::Group;
 use super::report::{HEALTH_JSON, HealthReport};
+use crate::http_error::error_json;
 
 /// The longest query value echoed back in an error message, in characters.
 const MAX_ECHO: usize = 64;
@@ -119,33 +119,6 @@ fn health_json(report: &HealthReport) -> Response {
             (header::CACHE_CONTROL, "no-store"),
         ],
         report.to_json().to_string(),
-    )
-        .into_response()
-}
-
-/// `{"error": {"code", "number", "message", "context"}}` with a status matching the code.
-fn error_json(err: &Error) -> Response {
-    let status = match err.code() {
-        ErrorCode::NOT_FOUND => StatusCode::NOT_FOUND,
-        ErrorCode::INVALID_INPUT => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let context: Map<String, Value> = err
-        .context()
-        .map(|(key, value)| (key.to_string(), json!(value)))
-        .collect();
-    let body = json!({
-        "error": {
-            "code": err.code().name(),
-            "number": err.code().number(),
-            "message": err.message(),
-            "context": context,
-        }
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
     )
         .into_response()
 }

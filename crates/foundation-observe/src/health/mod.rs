@@ -75,5 +75,6 @@ pub use config::{HealthConfig, MAX_HISTORY};
 pub use events::HealthChanged;
 pub use options::{CheckOptions, Depth, Group};
 pub use record::CheckRecord;
+pub(crate) use record::Timebase;
 pub use report::{CheckReport, HEALTH_JSON, HealthReport};
 pub use status::HealthStatus;
