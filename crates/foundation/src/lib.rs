@@ -13,8 +13,8 @@
 //!   workers and persistent agents.
 //! - [`observe`]: the performance monitor (latency percentiles in minute, hour and day
 //!   windows, baselines, thresholds), Prometheus export, the health aggregator with
-//!   `application/health+json` endpoints, and the memory manager behind the facade's
-//!   memory gate.
+//!   `application/health+json` endpoints, the memory manager behind the facade's memory
+//!   gate, and alerting (rules, routing, silences, inhibition, escalation).
 //!
 //! ```
 //! use foundation::prelude::*;
@@ -41,6 +41,7 @@ pub use foundation_store as store;
 /// The names most programs need, in one import.
 pub mod prelude {
     pub use foundation_core::{Clock, Error, ErrorCode, Result, TelemetryBus, Validate};
+    pub use foundation_observe::alert::{AlertConfig, AlertManager};
     pub use foundation_observe::export::MetricsExporter;
     pub use foundation_observe::health::{
         CheckOptions, HealthAggregator, HealthCheck, HealthStatus, Observation, check_fn,
