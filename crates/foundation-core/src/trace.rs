@@ -191,8 +191,7 @@ impl TraceState {
             let Some((key, value)) = member.split_once('=') else {
                 continue;
             };
-            if valid_key(key) && valid_value(value) && !members.iter().any(|(k, _)| &**k == key)
-            {
+            if valid_key(key) && valid_value(value) && !members.iter().any(|(k, _)| &**k == key) {
                 members.push((key.into(), value.into()));
             }
         }
@@ -290,7 +289,9 @@ fn valid_key(key: &str) -> bool {
     let rest = |s: &[u8], max: usize| {
         s.len() <= max
             && s.iter().all(|c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/')
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || matches!(c, b'_' | b'-' | b'*' | b'/')
             })
     };
     match key.split_once('@') {

@@ -222,11 +222,11 @@ async fn the_current_context_follows_scopes() {
     assert_eq!(after_inner.as_ref(), Some(&outer));
     assert!(TraceContext::current().is_none());
 
-    let in_sync = outer.clone().in_scope(|| {
-        TraceContext::with_current(|ctx| ctx.map(TraceContext::trace_id))
-    });
+    let in_sync = outer
+        .clone()
+        .in_scope(|| TraceContext::with_current(|ctx| ctx.map(TraceContext::trace_id)));
     assert_eq!(in_sync, Some(outer.trace_id()));
-    assert_eq!(TraceContext::with_current(|ctx| ctx.is_some()), false);
+    assert!(!TraceContext::with_current(|ctx| ctx.is_some()));
 }
 
 fn any_context() -> impl Strategy<Value = TraceContext> {
