@@ -11,6 +11,10 @@
 //! has to pass it by hand. The protection facade, the HTTP client manager and the task queue
 //! read it; each protected call runs in a [`child`](TraceContext::child) of it.
 //!
+//! A span exporter (the OTLP export of `foundation-observe`) installs a [`SpanBinder`], so
+//! the context of each `foundation.*` span *is* its exported span's: same trace id, same span
+//! id, parented on the context it continues ([`TraceContext::for_span`]).
+//!
 //! ```
 //! use foundation_core::trace::TraceContext;
 //!
@@ -35,7 +39,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::task::futures::TaskLocalFuture;
 
@@ -43,6 +47,20 @@ use crate::{Error, Result};
 
 tokio::task_local! {
     static CURRENT: TraceContext;
+}
+
+/// Gives a new `tracing` span its trace context from a span exporter: makes the exported
+/// span a child of `parent` (when given) and answers with the exported span's own context, or
+/// `None` when the span is not exported (disabled, or not seen by the exporter's layer).
+pub type SpanBinder =
+    fn(span: &tracing::Span, parent: Option<&TraceContext>) -> Option<TraceContext>;
+
+static BINDER: OnceLock<SpanBinder> = OnceLock::new();
+
+/// Installs the process's [`SpanBinder`]. The first one installed stays; `false` when one was
+/// already there.
+pub fn set_span_binder(binder: SpanBinder) -> bool {
+    BINDER.set(binder).is_ok()
 }
 
 /// The longest `traceparent` of version `00`, and the shortest of any version.
@@ -357,6 +375,26 @@ impl TraceContext {
         TraceContext {
             span_id: SpanId::random(),
             ..self.clone()
+        }
+    }
+
+    /// The trace context of a new `tracing` span that continues `parent`: with a
+    /// [`SpanBinder`] installed and the span exported, the exported span's own context
+    /// (parented on `parent`); otherwise a [`child`](Self::child) of `parent`, or `None`
+    /// without one. The parent's trace state carries over. Costs one atomic load when there
+    /// is neither a parent nor a binder.
+    pub fn for_span(span: &tracing::Span, parent: Option<&TraceContext>) -> Option<TraceContext> {
+        let bound = match BINDER.get() {
+            Some(bind) if !span.is_disabled() => bind(span, parent),
+            _ => None,
+        };
+        match (bound, parent) {
+            (Some(bound), Some(parent)) => Some(TraceContext {
+                state: parent.state.clone(),
+                ..bound
+            }),
+            (Some(bound), None) => Some(bound),
+            (None, parent) => parent.map(TraceContext::child),
         }
     }
 

@@ -1,9 +1,10 @@
 //! What surrounds one protected call: its trace context, its `tracing` span and its
 //! observation.
 //!
-//! When a [`TraceContext`] is current, the call gets a child of it (a new span id), runs
+//! When a [`TraceContext`] is current, the call gets a child of it (a new span id; the
+//! exported span's when a span exporter is installed, see [`TraceContext::for_span`]), runs
 //! inside it, and hands it to each attempt's [`CallContext`](super::CallContext). Without
-//! one nothing is made, so an untraced call allocates nothing more.
+//! one (and without an exporter) nothing is made, so an untraced call allocates nothing more.
 
 use std::future::Future;
 use std::time::Instant;
@@ -29,7 +30,6 @@ impl<'p> CallScope<'p> {
     /// `foundation.protection.call`, and the start time when an observer will want it.
     pub(crate) fn start(protection: &'p Protection) -> CallScope<'p> {
         let stages = &*protection.stages;
-        let trace = TraceContext::with_current(|current| current.map(TraceContext::child));
         let span = tracing::info_span!(
             "foundation.protection.call",
             protection = &*stages.name,
@@ -37,6 +37,7 @@ impl<'p> CallScope<'p> {
             trace_id = Empty,
             span_id = Empty,
         );
+        let trace = TraceContext::with_current(|current| TraceContext::for_span(&span, current));
         if let Some(t) = &trace {
             span.record("trace_id", display(t.trace_id()));
             span.record("span_id", display(t.span_id()));

@@ -282,17 +282,20 @@ async fn run_one<H: TaskHandler>(
     completions: Completions,
 ) {
     let LeasedTask { task, lease } = leased;
-    let (trace, link) = task_trace(&task);
+    let link = enqueuer_trace(&task);
     let span = tracing::info_span!(
         "foundation.task.run",
         queue = %task.queue,
         task_id = task.id,
         attempt = task.attempt,
-        trace_id = %trace.trace_id(),
-        span_id = %trace.span_id(),
+        trace_id = Empty,
+        span_id = Empty,
         link.trace_id = Empty,
         link.span_id = Empty,
     );
+    let trace = TraceContext::for_span(&span, link.as_ref()).unwrap_or_else(TraceContext::new_root);
+    span.record("trace_id", display(trace.trace_id()));
+    span.record("span_id", display(trace.span_id()));
     if let Some(link) = &link {
         span.record("link.trace_id", display(link.trace_id()));
         span.record("link.span_id", display(link.span_id()));
@@ -360,28 +363,20 @@ async fn run_one<H: TaskHandler>(
     shared.settle([(task.id, outcome)]);
 }
 
-/// The trace context a task's handler runs in, and the enqueuer's context it continues: a
-/// child of the stored `traceparent` (same trace, new span), or a new root when the task has
-/// none or a malformed one (which is noted, not a failure).
-fn task_trace(task: &Task) -> (TraceContext, Option<TraceContext>) {
-    let link =
-        task.trace_context.as_deref().and_then(
-            |traceparent| match TraceContext::parse_traceparent(traceparent) {
-                Ok(link) => Some(link),
-                Err(e) => {
-                    tracing::debug!(
-                        target: "foundation.task.bad_trace_context",
-                        task_id = task.id,
-                        "stored trace context ignored: {e}"
-                    );
-                    None
-                }
-            },
-        );
-    let trace = link
-        .as_ref()
-        .map_or_else(TraceContext::new_root, TraceContext::child);
-    (trace, link)
+/// The enqueuer's trace context stored with the task, which its handler continues (in a child
+/// context: same trace, new span). A malformed one is noted and ignored (the handler then
+/// starts a new trace), not a failure.
+fn enqueuer_trace(task: &Task) -> Option<TraceContext> {
+    let traceparent = task.trace_context.as_deref()?;
+    TraceContext::parse_traceparent(traceparent)
+        .inspect_err(|e| {
+            tracing::debug!(
+                target: "foundation.task.bad_trace_context",
+                task_id = task.id,
+                "stored trace context ignored: {e}"
+            );
+        })
+        .ok()
 }
 
 /// How a handler's error fails its task: as retryable as the error says, except that the
