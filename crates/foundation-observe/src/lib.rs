@@ -5,6 +5,8 @@
 //! - [`export`] — Prometheus text exposition of the monitor and every component.
 //! - [`health`] — the health aggregator: checks, aggregation, `application/health+json`.
 //! - [`memory`] — the memory manager: process and cgroup memory, pressure levels, cleanup.
+//! - [`trace`] — trace export: `tracing` spans over OpenTelemetry OTLP (feature `otel`), with
+//!   Foundation's W3C trace context as their parent.
 //!
 //! Everything subscribes to the [`TelemetryBus`](foundation_core::telemetry::TelemetryBus),
 //! so breakers, limiters, pools, agents and queues feed it without extra wiring.
@@ -13,3 +15,4 @@ pub mod export;
 pub mod health;
 pub mod memory;
 pub mod monitor;
+pub mod trace;
