@@ -217,6 +217,12 @@ impl ErrorCode {
     /// No healthy instance offers the requested capability.
     pub const REGISTRY_NO_INSTANCE: ErrorCode =
         ErrorCode::new(4401, "runtime.registry_no_instance", true);
+
+    // ---- observe; kind 4: memory ----
+    /// The process's memory usage or limit could not be read (e.g. `/proc` unreadable); the
+    /// message lists what was tried. Retryable: the next sample may succeed.
+    pub const MEMORY_READ_FAILED: ErrorCode =
+        ErrorCode::new(6401, "observe.memory_read_failed", true);
 }
 
 impl fmt::Debug for ErrorCode {

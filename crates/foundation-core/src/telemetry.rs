@@ -13,6 +13,11 @@
 //!   returns (after the `tracing` event below, which formats the event only when a debug
 //!   `tracing` subscriber is listening).
 //!
+//! - **Sheddable**: [`TelemetryBus::shed_stuck`] disconnects every subscription whose buffer
+//!   is full (its consumer is not keeping up) and frees the events it held; the memory
+//!   manager calls it under pressure. The subscription learns it through
+//!   [`Subscription::is_shed`], and `recv` returns `None` from then on.
+//!
 //! Every emitted event is also a `tracing` event at debug level with the event's name.
 //!
 //! ```
@@ -35,8 +40,8 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
@@ -64,12 +69,28 @@ impl dyn Event {
     }
 }
 
+/// The receiving end, shared by a [`Subscription`] and the bus so that
+/// [`TelemetryBus::shed_stuck`] can free a stuck subscription's buffer. The lock is held only
+/// while one poll or one drain runs, never across an `await`.
+type SharedReceiver = Arc<Mutex<mpsc::Receiver<Arc<dyn Event>>>>;
+
 struct Subscriber {
     prefix: String,
     tx: mpsc::Sender<Arc<dyn Event>>,
     /// Shared with the [`Subscription`], which holds no sender: the channel closes (and
     /// `recv` returns `None`) once the bus is gone.
     dropped: Arc<AtomicU64>,
+    rx: SharedReceiver,
+    shed: Arc<AtomicBool>,
+}
+
+/// What [`TelemetryBus::shed_stuck`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shed {
+    /// Subscriptions disconnected because their buffer was full.
+    pub subscriptions: usize,
+    /// Buffered events those subscriptions held, now dropped.
+    pub events: usize,
 }
 
 #[derive(Default)]
@@ -138,10 +159,14 @@ impl TelemetryBus {
         let (tx, rx) = mpsc::channel(capacity.clamp(1, tokio::sync::Semaphore::MAX_PERMITS));
         let prefix = prefix.into();
         let dropped = Arc::new(AtomicU64::new(0));
+        let rx = Arc::new(Mutex::new(rx));
+        let shed = Arc::new(AtomicBool::new(false));
         let sub = Arc::new(Subscriber {
             prefix: prefix.clone(),
             tx,
             dropped: dropped.clone(),
+            rx: rx.clone(),
+            shed: shed.clone(),
         });
         self.inner.subscribers.rcu(|subs| {
             let mut next = Vec::with_capacity(subs.len() + 1);
@@ -153,8 +178,43 @@ impl TelemetryBus {
             rx,
             prefix,
             dropped,
+            shed,
             bus: Arc::downgrade(&self.inner),
         }
+    }
+
+    /// Disconnects every subscription whose buffer is full — its consumer is stuck or too
+    /// slow — and drops the events it buffered. Those subscriptions see
+    /// [`Subscription::is_shed`] and their `recv` returns `None` from then on.
+    ///
+    /// A subscription whose consumer is receiving at this very moment is not stuck and is kept.
+    pub fn shed_stuck(&self) -> Shed {
+        let mut shed = Shed::default();
+        let mut gone = Vec::new();
+        for sub in self.inner.subscribers.load().iter() {
+            if sub.tx.capacity() > 0 {
+                continue;
+            }
+            let Ok(mut rx) = sub.rx.try_lock() else {
+                continue;
+            };
+            sub.shed.store(true, Ordering::Release);
+            rx.close();
+            while rx.try_recv().is_ok() {
+                shed.events += 1;
+            }
+            shed.subscriptions += 1;
+            gone.push(sub.clone());
+        }
+        if !gone.is_empty() {
+            self.inner.subscribers.rcu(|subs| {
+                subs.iter()
+                    .filter(|s| !gone.iter().any(|g| Arc::ptr_eq(g, s)))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            });
+        }
+        shed
     }
 
     /// How many subscriptions are live.
@@ -175,9 +235,10 @@ impl TelemetryBus {
 
 /// A live subscription. Dropping it unsubscribes.
 pub struct Subscription {
-    rx: mpsc::Receiver<Arc<dyn Event>>,
+    rx: SharedReceiver,
     prefix: String,
     dropped: Arc<AtomicU64>,
+    shed: Arc<AtomicBool>,
     bus: Weak<Inner>,
 }
 
@@ -186,19 +247,31 @@ impl fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("prefix", &self.prefix)
             .field("dropped", &self.dropped())
+            .field("shed", &self.is_shed())
             .finish()
     }
 }
 
 impl Subscription {
-    /// Waits for the next event. Returns `None` only if the bus is gone.
+    /// Waits for the next event. Returns `None` only if the bus is gone or this subscription
+    /// was [shed](TelemetryBus::shed_stuck).
     pub async fn recv(&mut self) -> Option<Arc<dyn Event>> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| {
+            self.rx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .poll_recv(cx)
+        })
+        .await
     }
 
     /// The next buffered event, if any.
     pub fn try_recv(&mut self) -> Option<Arc<dyn Event>> {
-        self.rx.try_recv().ok()
+        self.rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_recv()
+            .ok()
     }
 
     /// Drains every buffered event.
@@ -209,6 +282,12 @@ impl Subscription {
     /// Events this subscription missed because its buffer was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the bus disconnected this subscription because its buffer was full
+    /// ([`TelemetryBus::shed_stuck`]).
+    pub fn is_shed(&self) -> bool {
+        self.shed.load(Ordering::Acquire)
     }
 }
 
@@ -286,6 +365,35 @@ mod tests {
         let ev = sub.recv().await.unwrap();
         emitter.await.unwrap();
         assert_eq!(ev.downcast_ref::<Ping>().unwrap().0, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shed_stuck_disconnects_full_subscriptions_and_frees_their_buffer() {
+        let bus = TelemetryBus::new();
+        let mut stuck = bus.subscribe(2);
+        let mut healthy = bus.subscribe(8);
+        for i in 0..3 {
+            bus.emit(Ping(i));
+        }
+        let shed = bus.shed_stuck();
+        assert_eq!(
+            shed,
+            Shed {
+                subscriptions: 1,
+                events: 2
+            }
+        );
+        assert!(stuck.is_shed());
+        assert!(!healthy.is_shed());
+        assert_eq!(bus.subscriber_count(), 1);
+        bus.emit(Ping(9));
+        assert!(stuck.try_recv().is_none(), "the shed buffer is gone");
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), stuck.recv()).await;
+        assert!(matches!(next, Ok(None)), "recv must end, got {next:?}");
+        assert_eq!(healthy.drain().len(), 4);
+        assert_eq!(bus.shed_stuck(), Shed::default(), "nothing else is stuck");
+        drop(stuck);
+        assert_eq!(bus.subscriber_count(), 1);
     }
 
     #[test]

@@ -281,6 +281,16 @@ impl Store {
         Ok(u32::try_from(version).unwrap_or(u32::MAX))
     }
 
+    /// Checks that the database answers: one `SELECT 1` on a pooled connection, for health
+    /// checks. `STORE_UNAVAILABLE` when no connection can be had (server down, pool closed or
+    /// exhausted past the connect timeout); other failures are translated as every query's are.
+    pub async fn ping(&self) -> Result<()> {
+        sql::with_pool!(&self.backend, |pool, _dialect| {
+            sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+        })
+        .map_err(|e| error::translate(e, "ping"))
+    }
+
     /// Closes the pool, waiting for connections in use to be returned. Later calls fail with
     /// `STORE_UNAVAILABLE` (not retryable).
     pub async fn close(&self) {
