@@ -190,6 +190,17 @@ fn a_child_keeps_the_trace_and_gets_a_new_span() {
 }
 
 #[test]
+fn without_a_span_binder_a_span_gets_a_child_of_its_parent() {
+    let span = tracing::Span::none();
+    assert!(TraceContext::for_span(&span, None).is_none());
+    let parent = TraceContext::new_root().with_tracestate(TraceState::parse("a=1"));
+    let ctx = TraceContext::for_span(&span, Some(&parent)).unwrap();
+    assert_eq!(ctx.trace_id(), parent.trace_id());
+    assert_ne!(ctx.span_id(), parent.span_id());
+    assert_eq!(ctx.tracestate(), parent.tracestate());
+}
+
+#[test]
 fn ids_reject_all_zero_bytes() {
     assert!(TraceId::from_bytes([0; 16]).is_none());
     assert!(SpanId::from_bytes([0; 8]).is_none());

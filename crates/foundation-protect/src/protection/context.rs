@@ -31,7 +31,8 @@ impl<'c> CallContext<'c> {
     }
 
     /// The call's trace context: a child (new span id) of the context current when the call
-    /// was made, or `None` when there was none. It is also
+    /// was made, or `None` when there was none (with a span exporter installed, the call's
+    /// exported span's context instead; see [`TraceContext::for_span`]). It is also
     /// [`TraceContext::current`] while the call runs.
     pub fn trace(&self) -> Option<&TraceContext> {
         self.trace.as_ref()
