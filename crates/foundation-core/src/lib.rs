@@ -7,6 +7,8 @@
 //!   monitor, health aggregator and alerting subscribe. Emitting never blocks.
 //! - [`Clock`]: the injectable clock, so every time-dependent component can be driven by
 //!   paused tokio time or a [`ManualClock`] in tests.
+//! - [`trace`]: W3C trace context (`traceparent`/`tracestate`) and the current context
+//!   carried through async code.
 //! - [`validate`]: field-named configuration validation shared by every `Config` struct.
 //!
 //! ```
@@ -26,9 +28,11 @@ pub mod clock;
 pub mod error;
 pub mod millis;
 pub mod telemetry;
+pub mod trace;
 pub mod validate;
 
 pub use clock::{Clock, ManualClock, Stopwatch};
 pub use error::{Category, Error, ErrorCode, Result};
 pub use telemetry::{Event, Subscription, TelemetryBus};
+pub use trace::TraceContext;
 pub use validate::{Validate, Validator};

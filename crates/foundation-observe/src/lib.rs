@@ -7,6 +7,8 @@
 //! - [`memory`] — the memory manager: process and cgroup memory, pressure levels, cleanup.
 //! - [`alert`] — alerting: rules over the monitor and health, routing, grouping, silences,
 //!   inhibition, escalation, and delivery to log, webhook and channel receivers.
+//! - [`trace`] — trace export: `tracing` spans over OpenTelemetry OTLP (feature `otel`), with
+//!   Foundation's W3C trace context as their parent.
 //!
 //! Everything subscribes to the [`TelemetryBus`](foundation_core::telemetry::TelemetryBus),
 //! so breakers, limiters, pools, agents and queues feed it without extra wiring.
@@ -16,5 +18,6 @@ pub mod export;
 pub mod health;
 pub mod memory;
 pub mod monitor;
+pub mod trace;
 
 mod http_error;

@@ -8,6 +8,10 @@
 //! and translates failures with [`translate_reqwest_error`]: connect → `NETWORK`, timeout →
 //! `EXTERNAL_TIMEOUT`, 5xx → `UNAVAILABLE`, other error statuses → `APPLICATION`.
 //!
+//! Requests built while a [`TraceContext`] is current (inside a protected call, a task
+//! handler, or any [`TraceContext::scope`]) carry it as the W3C `traceparent` and
+//! `tracestate` headers, so the dependency continues the caller's trace.
+//!
 //! ```no_run
 //! use foundation_protect::pool::{Pool, http::HttpManager};
 //!
@@ -23,6 +27,7 @@
 
 use std::time::Duration;
 
+use foundation_core::trace::TraceContext;
 use foundation_core::{Error, ErrorCode};
 use reqwest::{Client, Method, RequestBuilder, Response, Url};
 
@@ -130,9 +135,14 @@ impl HttpWorker {
         }
     }
 
-    /// A request with `method` to `path` under the base URL.
+    /// A request with `method` to `path` under the base URL, carrying the current trace
+    /// context's `traceparent` and `tracestate` headers when there is one.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path))
+        let request = self.client.request(method, self.url(path));
+        TraceContext::with_current(|current| match current {
+            Some(trace) => with_trace_headers(request, trace),
+            None => request,
+        })
     }
 
     /// A `GET` to `path`.
@@ -170,6 +180,15 @@ impl HttpWorker {
     /// Tells the pool to discard this worker when it is returned.
     pub fn mark_broken(&mut self) {
         self.broken = true;
+    }
+}
+
+/// Adds `trace`'s `traceparent` header, and its `tracestate` header when it has one.
+fn with_trace_headers(request: RequestBuilder, trace: &TraceContext) -> RequestBuilder {
+    let request = request.header("traceparent", trace.traceparent());
+    match trace.tracestate() {
+        Some(state) => request.header("tracestate", state.to_string()),
+        None => request,
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use foundation_core::{Clock, Result, TelemetryBus, Validator};
 
-use super::{MemoryGate, PressureLevel, Protection, ProtectionConfig, Stages};
+use super::{CallObserver, MemoryGate, PressureLevel, Protection, ProtectionConfig, Stages};
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::limiter::{Limiter, LimiterConfig};
@@ -29,6 +29,7 @@ pub struct ProtectionBuilder {
     bulkhead: Option<Bulkhead>,
     breaker: Option<CircuitBreaker>,
     retry: Option<Retry>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl ProtectionBuilder {
@@ -44,6 +45,7 @@ impl ProtectionBuilder {
             bulkhead: None,
             breaker: None,
             retry: None,
+            observer: None,
         }
     }
 
@@ -146,6 +148,13 @@ impl ProtectionBuilder {
         self
     }
 
+    /// Tells `observer` the outcome of every call (see [`CallObserver`]); elapsed times are
+    /// measured on the builder's [`clock`](Self::clock).
+    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Validates every config and builds the protection.
     pub fn build(self) -> Result<Protection> {
         let mut v = Validator::new("protection");
@@ -219,6 +228,8 @@ impl ProtectionBuilder {
                 breaker,
                 retry,
                 timeout,
+                clock: self.clock,
+                observer: self.observer,
             }),
         })
     }

@@ -8,6 +8,12 @@
 //!
 //! Clone is cheap (one `Arc`); the happy path allocates nothing.
 //!
+//! Each call runs in the `tracing` span `foundation.protection.call` (fields `protection`,
+//! `attempt`, `trace_id`, `span_id`). When a
+//! [`TraceContext`](foundation_core::trace::TraceContext) is current, the call runs in a child
+//! of it (a new span id) that [`CallContext::trace`] hands to the call, to put in outgoing
+//! headers. A [`CallObserver`] set on the builder is told every call's outcome.
+//!
 //! ```
 //! use std::time::Duration;
 //! use foundation_core::{Error, ErrorCode};
@@ -37,23 +43,27 @@
 //! ```
 
 mod builder;
+mod call;
 mod config;
 mod context;
 mod gate;
 mod layer;
+mod observer;
 mod pooled;
 
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use foundation_core::{Error, ErrorCode, Result};
+use foundation_core::trace::TraceContext;
+use foundation_core::{Clock, Error, ErrorCode, Result};
 
 pub use builder::ProtectionBuilder;
 pub use config::{ProtectionConfig, ProtectionRegistry};
 pub use context::CallContext;
 pub use gate::{ManualGate, MemoryGate, PressureLevel};
 pub use layer::{ProtectionLayer, ProtectionService};
+pub use observer::{CallObserver, CallRecord};
 pub use pooled::PooledProtection;
 
 use crate::breaker::{CircuitBreaker, Permit, PermitRef};
@@ -61,6 +71,7 @@ use crate::bulkhead::Bulkhead;
 use crate::limiter::Limiter;
 use crate::retry::{Retry, RetryDecision, RetryState};
 use crate::timeout::Timeout;
+use call::CallScope;
 
 /// The stage of a [`Protection`] that refused or failed a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,6 +115,8 @@ pub(crate) struct Stages {
     pub(crate) breaker: Option<CircuitBreaker>,
     pub(crate) retry: Option<Retry>,
     pub(crate) timeout: Option<Timeout>,
+    pub(crate) clock: Clock,
+    pub(crate) observer: Option<Arc<dyn CallObserver>>,
 }
 
 /// A composed set of protection stages. Cheap to clone.
@@ -126,6 +139,7 @@ impl std::fmt::Debug for Protection {
             )
             .field("retry", &s.retry.is_some())
             .field("timeout", &s.timeout.is_some())
+            .field("observer", &s.observer.is_some())
             .finish()
     }
 }
@@ -257,11 +271,17 @@ impl Protection {
         }
     }
 
-    pub(crate) fn context<'c>(&self, attempt: u32, caller: Option<&'c str>) -> CallContext<'c> {
+    pub(crate) fn context<'c>(
+        &self,
+        attempt: u32,
+        caller: Option<&'c str>,
+        trace: Option<TraceContext>,
+    ) -> CallContext<'c> {
         CallContext {
             attempt,
             timeout: self.stages.timeout.as_ref().map(Timeout::duration),
             caller,
+            trace,
         }
     }
 
@@ -324,24 +344,37 @@ impl Protection {
         F: FnMut(CallContext<'c>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let _bulkhead = self.admit(caller).await?;
-        let mut retries = self.start_retries();
-        loop {
-            let attempt = Protection::attempt_number(&retries);
-            let result = match self.permit(caller) {
-                Err(refused) => Err(refused),
-                Ok(permit) => {
-                    let result = self.timed(call(self.context(attempt, caller))).await;
-                    if let Some(p) = permit {
-                        p.record_result(&result);
+        let scope = CallScope::start(self);
+        let (result, attempts) = scope
+            .run(async {
+                let _bulkhead = match self.admit(caller).await {
+                    Ok(permit) => permit,
+                    Err(refused) => return (Err(refused), 0),
+                };
+                let mut retries = self.start_retries();
+                loop {
+                    let attempt = Protection::attempt_number(&retries);
+                    scope.attempt(attempt);
+                    let result = match self.permit(caller) {
+                        Err(refused) => Err(refused),
+                        Ok(permit) => {
+                            let ctx = self.context(attempt, caller, scope.trace());
+                            let result = self.timed(call(ctx)).await;
+                            if let Some(p) = permit {
+                                p.record_result(&result);
+                            }
+                            result
+                        }
+                    };
+                    if let ControlFlow::Break(done) = self.after_attempt(&mut retries, result).await
+                    {
+                        return (done, attempt);
                     }
-                    result
                 }
-            };
-            if let ControlFlow::Break(done) = self.after_attempt(&mut retries, result).await {
-                return done;
-            }
-        }
+            })
+            .await;
+        scope.finish(result.as_ref().err(), attempts);
+        result
     }
 }
 

@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 
 use foundation_core::{Error, Result};
 
+use super::call::CallScope;
 use super::{CallContext, Protection, Stage};
 use crate::pool::{Manager, Pool, Pooled};
 
@@ -99,33 +100,44 @@ impl<M: Manager> PooledProtection<M> {
         Fut: Future<Output = Result<T>>,
     {
         let p = &self.protection;
-        let _bulkhead = p.admit(caller).await?;
-        let mut retries = p.start_retries();
-        loop {
-            let attempt = Protection::attempt_number(&retries);
-            let result = match p.permit(caller) {
-                Err(refused) => Err(refused),
-                Ok(permit) => {
-                    let ctx = p.context(attempt, caller);
-                    let result = p
-                        .timed(async {
-                            let conn = self
-                                .pool
-                                .get()
-                                .await
-                                .map_err(|e| p.refused(e, Stage::Pool))?;
-                            call(conn, ctx).await
-                        })
-                        .await;
-                    if let Some(permit) = permit {
-                        permit.record_result(&result);
+        let scope = CallScope::start(p);
+        let (result, attempts) = scope
+            .run(async {
+                let _bulkhead = match p.admit(caller).await {
+                    Ok(permit) => permit,
+                    Err(refused) => return (Err(refused), 0),
+                };
+                let mut retries = p.start_retries();
+                loop {
+                    let attempt = Protection::attempt_number(&retries);
+                    scope.attempt(attempt);
+                    let result = match p.permit(caller) {
+                        Err(refused) => Err(refused),
+                        Ok(permit) => {
+                            let ctx = p.context(attempt, caller, scope.trace());
+                            let result = p
+                                .timed(async {
+                                    let conn = self
+                                        .pool
+                                        .get()
+                                        .await
+                                        .map_err(|e| p.refused(e, Stage::Pool))?;
+                                    call(conn, ctx).await
+                                })
+                                .await;
+                            if let Some(permit) = permit {
+                                permit.record_result(&result);
+                            }
+                            result
+                        }
+                    };
+                    if let ControlFlow::Break(done) = p.after_attempt(&mut retries, result).await {
+                        return (done, attempt);
                     }
-                    result
                 }
-            };
-            if let ControlFlow::Break(done) = p.after_attempt(&mut retries, result).await {
-                return done;
-            }
-        }
+            })
+            .await;
+        scope.finish(result.as_ref().err(), attempts);
+        result
     }
 }

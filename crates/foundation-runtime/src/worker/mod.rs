@@ -16,6 +16,12 @@
 //! out) the handler's future is dropped and nothing is recorded; a success whose lease was lost
 //! before its completion was committed counts as lost too.
 //!
+//! Each handler runs in the `tracing` span `foundation.task.run` (fields `queue`, `task_id`,
+//! `attempt`, `trace_id`, `span_id`, and `link.trace_id`/`link.span_id`: the enqueuer's
+//! context) and within a child [`TraceContext`](foundation_core::trace::TraceContext) of the
+//! context stored with the task at enqueue (a new root when it has none, or a malformed one),
+//! so protected calls and HTTP requests the handler makes continue the enqueuer's trace.
+//!
 //! When idle the worker waits for a wake-up from an enqueue (in process, or from another node
 //! through PostgreSQL's `LISTEN/NOTIFY`), for the next scheduled task, or for its poll interval.
 //!

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use foundation_core::error::{Error, ErrorCode};
+use foundation_core::trace::TraceContext;
 use foundation_protect::protection::Protection;
-use foundation_store::{Failure, FailureOutcome, Lease, LeasedTask, TaskId, TaskQueue};
+use foundation_store::{Failure, FailureOutcome, Lease, LeasedTask, Task, TaskId, TaskQueue};
 use futures::FutureExt;
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -17,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
+use tracing::field::{Empty, display};
 
 use super::complete::{Completions, complete};
 use super::config::WorkerConfig;
@@ -270,7 +272,8 @@ async fn drain<H: TaskHandler>(shared: &Shared<H>, mut running: JoinSet<()>) {
 }
 
 /// Runs one task: the handler (through the protection, within the task's timeout, panics
-/// caught) raced against the heartbeat, which ends the work if the lease is lost.
+/// caught, in the span `foundation.task.run` and the task's trace context) raced against the
+/// heartbeat, which ends the work if the lease is lost.
 /// A success goes to the completer (the lease stays held until it is committed); a failure is
 /// recorded here.
 async fn run_one<H: TaskHandler>(
@@ -279,13 +282,24 @@ async fn run_one<H: TaskHandler>(
     completions: Completions,
 ) {
     let LeasedTask { task, lease } = leased;
+    let link = enqueuer_trace(&task);
     let span = tracing::info_span!(
-        "foundation.queue.task",
-        task_id = task.id,
+        "foundation.task.run",
         queue = %task.queue,
+        task_id = task.id,
         attempt = task.attempt,
-        traceparent = task.trace_context.as_deref().unwrap_or(""),
+        trace_id = Empty,
+        span_id = Empty,
+        link.trace_id = Empty,
+        link.span_id = Empty,
     );
+    let trace = TraceContext::for_span(&span, link.as_ref()).unwrap_or_else(TraceContext::new_root);
+    span.record("trace_id", display(trace.trace_id()));
+    span.record("span_id", display(trace.span_id()));
+    if let Some(link) = &link {
+        span.record("link.trace_id", display(link.trace_id()));
+        span.record("link.span_id", display(link.span_id()));
+    }
     let work = async {
         let handler = &*shared.handler;
         let task = &task;
@@ -315,6 +329,7 @@ async fn run_one<H: TaskHandler>(
         })
     }
     .instrument(span);
+    let work = trace.scope(work);
     let heartbeat = async {
         let mut current = lease.clone();
         loop {
@@ -346,6 +361,22 @@ async fn run_one<H: TaskHandler>(
         None => Outcome::Lost,
     };
     shared.settle([(task.id, outcome)]);
+}
+
+/// The enqueuer's trace context stored with the task, which its handler continues (in a child
+/// context: same trace, new span). A malformed one is noted and ignored (the handler then
+/// starts a new trace), not a failure.
+fn enqueuer_trace(task: &Task) -> Option<TraceContext> {
+    let traceparent = task.trace_context.as_deref()?;
+    TraceContext::parse_traceparent(traceparent)
+        .inspect_err(|e| {
+            tracing::debug!(
+                target: "foundation.task.bad_trace_context",
+                task_id = task.id,
+                "stored trace context ignored: {e}"
+            );
+        })
+        .ok()
 }
 
 /// How a handler's error fails its task: as retryable as the error says, except that the

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use foundation_core::error::{Error, ErrorCode, Result};
+use foundation_core::trace::TraceContext;
 
 use super::task::NewTask;
 use super::{TaskId, TaskQueue, topic};
@@ -58,13 +59,18 @@ impl TaskQueue {
     /// Enqueues all of `tasks` in one transaction, or none of them: any bad task, undeclared
     /// queue or taken unique key refuses the whole batch (the error's `index` context names the
     /// task). Returns the ids in the order given.
+    ///
+    /// A task that carries no `trace_context` of its own is given the `traceparent` of the
+    /// [`TraceContext`] current at the call, if any, so its handler continues the enqueuer's
+    /// trace.
     pub async fn enqueue_batch(&self, tasks: Vec<NewTask>) -> Result<Vec<TaskId>> {
         let now = self.store.now_ms();
+        let traceparent = TraceContext::with_current(|current| current.map(ToString::to_string));
         let rows = tasks
             .iter()
             .enumerate()
             .map(|(index, task)| {
-                self.encode(task, now)
+                self.encode(task, now, traceparent.as_deref())
                     .map_err(|e| e.with_context("index", index))
             })
             .collect::<Result<Vec<Row>>>()?;
@@ -144,7 +150,9 @@ impl TaskQueue {
         }
     }
 
-    fn encode(&self, task: &NewTask, now: i64) -> Result<Row> {
+    /// Checks and encodes `task`; `traceparent` is the current trace context's, used when the
+    /// task has none of its own.
+    fn encode(&self, task: &NewTask, now: i64, traceparent: Option<&str>) -> Result<Row> {
         task.validate()?;
         let payload = payload::encode(
             "payload",
@@ -169,7 +177,10 @@ impl TaskQueue {
             unique_key: task.unique_key.clone(),
             tags: serde_json::to_string(&task.tags)
                 .map_err(|e| Error::invalid_input("tags", "cannot be encoded").with_source(e))?,
-            trace_context: task.trace_context.clone(),
+            trace_context: task
+                .trace_context
+                .clone()
+                .or_else(|| traceparent.map(str::to_string)),
         })
     }
 

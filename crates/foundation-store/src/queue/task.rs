@@ -193,7 +193,9 @@ pub struct NewTask {
     /// Free-form labels for filtering (dead-letter queries, metrics).
     #[serde(default)]
     pub tags: Vec<String>,
-    /// The enqueuer's W3C `traceparent`, so the handler's span links to it.
+    /// The enqueuer's W3C `traceparent`, so the handler's span links to it. When `None`,
+    /// enqueueing fills in the current [`TraceContext`](foundation_core::trace::TraceContext)'s,
+    /// if any.
     #[serde(default)]
     pub trace_context: Option<String>,
 }
@@ -268,7 +270,7 @@ impl NewTask {
         self
     }
 
-    /// Carries the enqueuer's W3C `traceparent`.
+    /// Carries this W3C `traceparent` instead of the current trace context's.
     pub fn trace_context(mut self, traceparent: impl Into<String>) -> NewTask {
         self.trace_context = Some(traceparent.into());
         self
