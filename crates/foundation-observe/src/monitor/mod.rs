@@ -22,7 +22,8 @@
 //! - **Telemetry**: the background task counts every event on the bus per (event, source)
 //!   ([`Monitor::event_counts`]), so breakers, limiters, pools, agents and queues feed the
 //!   monitor without wiring; a [`Protection`](foundation_protect::protection::Protection)
-//!   reports its calls when given the monitor as its observer.
+//!   built with `.observer(Arc::new(monitor.clone()))` reports every call under
+//!   [`PROTECTION_OPERATION`] with label `protection`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -51,6 +52,7 @@ mod config;
 mod event_counts;
 mod events;
 mod histogram;
+mod observer;
 mod operation;
 mod series;
 mod summary;
@@ -62,6 +64,7 @@ pub use config::MonitorConfig;
 pub use event_counts::{EventCount, OVERFLOW_SOURCE};
 pub use events::{ThresholdBreached, ThresholdCleared};
 pub use histogram::Counts;
+pub use observer::PROTECTION_OPERATION;
 pub use operation::{MAX_LABELS, MAX_NAME_LEN, OperationKey, RESERVED_LABELS};
 pub use summary::{Baseline, Deviation, Summary};
 pub use task::MonitorTask;
@@ -174,6 +177,18 @@ impl Monitor {
         latency: Duration,
     ) -> Result<()> {
         self.series(name, labels)?.record(latency, true);
+        Ok(())
+    }
+
+    /// Records one call of `latency` that failed or not.
+    pub fn record_outcome(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        latency: Duration,
+        failed: bool,
+    ) -> Result<()> {
+        self.series(name, labels)?.record(latency, failed);
         Ok(())
     }
 
