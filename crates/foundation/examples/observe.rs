@@ -5,11 +5,12 @@
 //! Run it with `cargo run -p foundation --example observe`; add `-- --serve` to keep serving
 //! `/metrics`, `/health`, `/health/live` and `/health/ready` on 127.0.0.1:9464.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use foundation::observe::health::builtin::{MemoryCheck, MemoryCheckConfig, ThresholdsCheck};
 use foundation::observe::health::{Group, Scope};
-use foundation::observe::monitor::{Condition, Metric, Severity, Threshold};
+use foundation::observe::monitor::{Condition, Metric, PROTECTION_OPERATION, Severity, Threshold};
 use foundation::prelude::*;
 
 #[tokio::main]
@@ -17,8 +18,8 @@ async fn main() -> Result<()> {
     let monitor = Monitor::new();
     let _monitor_task = monitor.spawn();
     monitor.set_threshold(
-        "inventory.stock",
-        &[],
+        PROTECTION_OPERATION,
+        &[("protection", "inventory")],
         Threshold::new(Metric::P99, Window::Minute, Condition::Above(20.0))
             .severity(Severity::Warn),
     )?;
@@ -35,36 +36,39 @@ async fn main() -> Result<()> {
         sample.level.as_str()
     );
 
-    // A dependency called through a protection whose memory gate is the manager.
+    // A dependency called through a protection whose memory gate is the manager and whose
+    // calls the monitor records (as `foundation.protection.call{protection="inventory"}`).
     let protection = Protection::builder("inventory")
         .memory_gate(memory.gate())
+        .observer(Arc::new(monitor.clone()))
         .timeout(TimeoutConfig {
             duration: Duration::from_millis(200),
         })
         .build()?;
-    let stock = monitor.operation("inventory.stock", &[("region", "eu")])?;
     for call in 0..200u64 {
-        let started = tokio::time::Instant::now();
         // Every 20th call is slow.
         let delay = if call % 20 == 0 { 40 } else { 2 };
-        let result = protection
+        protection
             .run(|_ctx| async move {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 Ok::<_, Error>(7)
             })
-            .await;
-        stock.record_outcome(started.elapsed(), result.is_err());
+            .await?;
     }
     monitor.tick();
-    let minute = monitor.summary("inventory.stock", &[("region", "eu")], Window::Minute)?;
+    let minute = monitor.summary(
+        PROTECTION_OPERATION,
+        &[("protection", "inventory")],
+        Window::Minute,
+    )?;
     println!(
-        "inventory.stock, last minute: {} calls, p50 {:?}, p99 {:?}, max {:?}",
+        "inventory calls, last minute: {} calls, p50 {:?}, p99 {:?}, max {:?}",
         minute.count,
         minute.p50.unwrap_or_default(),
         minute.p99.unwrap_or_default(),
         minute.max.unwrap_or_default()
     );
-    let health = monitor.health("inventory.stock", &[("region", "eu")])?;
+    let health = monitor.health(PROTECTION_OPERATION, &[("protection", "inventory")])?;
     println!(
         "thresholds: {} ({} breached)",
         health.status,
