@@ -118,7 +118,7 @@ fn health_json(report: &HealthReport) -> Response {
             (header::CONTENT_TYPE, HEALTH_JSON),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        report.to_json().to_string(),
+        report.to_body(),
     )
         .into_response()
 }

@@ -9,7 +9,8 @@
 //!   is selected. It is reported as the extension member `score`.
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 
 use super::config::HealthConfig;
 use super::record::CheckRecord;
@@ -49,33 +50,44 @@ impl CheckReport {
             status => status,
         }
     }
+}
 
-    fn to_json(&self) -> Value {
-        let objects = self
-            .records
-            .iter()
-            .map(|record| {
-                let mut object = Map::new();
-                if let Some(id) = &self.component_id {
-                    object.insert("componentId".into(), json!(id));
-                }
-                object.insert("componentType".into(), json!(self.component_type));
-                let observation = &record.observation;
-                if let Some(value) = &observation.observed_value {
-                    object.insert("observedValue".into(), value.clone());
-                }
-                if let Some(unit) = &observation.observed_unit {
-                    object.insert("observedUnit".into(), json!(unit));
-                }
-                object.insert("status".into(), json!(observation.status));
-                object.insert("time".into(), json!(record.time_rfc3339()));
-                if let Some(output) = &observation.output {
-                    object.insert("output".into(), json!(output));
-                }
-                Value::Object(object)
-            })
-            .collect();
-        Value::Array(objects)
+/// One record as the draft's check object.
+struct RecordJson<'a> {
+    check: &'a CheckReport,
+    record: &'a CheckRecord,
+}
+
+impl Serialize for RecordJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let observation = &self.record.observation;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(id) = &self.check.component_id {
+            map.serialize_entry("componentId", id)?;
+        }
+        map.serialize_entry("componentType", &self.check.component_type)?;
+        if let Some(value) = &observation.observed_value {
+            map.serialize_entry("observedValue", value)?;
+        }
+        if let Some(unit) = &observation.observed_unit {
+            map.serialize_entry("observedUnit", unit)?;
+        }
+        map.serialize_entry("status", &observation.status)?;
+        map.serialize_entry("time", &self.record.time_rfc3339())?;
+        if let Some(output) = &observation.output {
+            map.serialize_entry("output", output)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for CheckReport {
+    /// The draft's array of check objects, one per record.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.records.iter().map(|record| RecordJson {
+            check: self,
+            record,
+        }))
     }
 }
 
@@ -131,33 +143,13 @@ impl HealthReport {
 
     /// The report in `application/health+json` form.
     pub fn to_json(&self) -> Value {
-        let mut body = Map::new();
-        body.insert("status".into(), json!(self.status));
-        let service = &self.service;
-        for (name, value) in [
-            ("version", &service.version),
-            ("releaseId", &service.release_id),
-            ("serviceId", &service.service_id),
-            ("description", &service.description),
-        ] {
-            if let Some(value) = value {
-                body.insert(name.into(), json!(value));
-            }
-        }
-        if !service.notes.is_empty() {
-            body.insert("notes".into(), json!(service.notes));
-        }
-        if let Some(output) = self.output() {
-            body.insert("output".into(), json!(output));
-        }
-        body.insert("score".into(), json!(self.score));
-        let checks: Map<String, Value> = self
-            .checks
-            .iter()
-            .map(|check| (check.key.clone(), check.to_json()))
-            .collect();
-        body.insert("checks".into(), Value::Object(checks));
-        Value::Object(body)
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The report as the `application/health+json` body, serialized without an
+    /// intermediate JSON tree.
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// For a report that is not `pass`: which checks are not passing and why.
@@ -185,8 +177,38 @@ impl HealthReport {
 }
 
 impl Serialize for HealthReport {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("status", &self.status)?;
+        let service = &self.service;
+        for (name, value) in [
+            ("version", &service.version),
+            ("releaseId", &service.release_id),
+            ("serviceId", &service.service_id),
+            ("description", &service.description),
+        ] {
+            if let Some(value) = value {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        if !service.notes.is_empty() {
+            map.serialize_entry("notes", &service.notes)?;
+        }
+        if let Some(output) = self.output() {
+            map.serialize_entry("output", &output)?;
+        }
+        map.serialize_entry("score", &self.score)?;
+        map.serialize_entry("checks", &ChecksJson(&self.checks))?;
+        map.end()
+    }
+}
+
+/// The draft's `checks` object: each check's records keyed `component:measurement`.
+struct ChecksJson<'a>(&'a [CheckReport]);
+
+impl Serialize for ChecksJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|check| (&check.key, check)))
     }
 }
 
