@@ -30,13 +30,18 @@ impl<'p> CallScope<'p> {
     /// `foundation.protection.call`, and the start time when an observer will want it.
     pub(crate) fn start(protection: &'p Protection) -> CallScope<'p> {
         let stages = &*protection.stages;
-        let span = tracing::info_span!(
-            "foundation.protection.call",
-            protection = &*stages.name,
-            attempt = Empty,
-            trace_id = Empty,
-            span_id = Empty,
-        );
+        // With no subscriber ever installed no span can be wanted; skip building one.
+        let span = if !tracing::dispatcher::has_been_set() {
+            Span::none()
+        } else {
+            tracing::info_span!(
+                "foundation.protection.call",
+                protection = &*stages.name,
+                attempt = Empty,
+                trace_id = Empty,
+                span_id = Empty,
+            )
+        };
         let trace = TraceContext::with_current(|current| TraceContext::for_span(&span, current));
         if let Some(t) = &trace {
             span.record("trace_id", display(t.trace_id()));
@@ -61,21 +66,41 @@ impl<'p> CallScope<'p> {
         self.span.record("attempt", attempt);
     }
 
-    /// Runs the call's stages inside its span and trace context. `body` answers with the
-    /// result and the number of attempts made.
-    pub(crate) async fn run<T>(
+    /// Whether the call is untraced, unobserved, and its span unwanted: then the stages run
+    /// bare, without [`execute`](Self::execute) around them (it would cost the happy path
+    /// more than the stages themselves).
+    pub(crate) fn is_inert(&self) -> bool {
+        self.trace.is_none() && self.started.is_none() && self.span.is_disabled()
+    }
+
+    /// Runs the call's stages (`body`, answering with the result and the number of attempts
+    /// made) inside its span and trace context, and tells the observer how it ended.
+    pub(crate) async fn execute<T>(
         &self,
         body: impl Future<Output = (Result<T>, u32)>,
-    ) -> (Result<T>, u32) {
-        let body = body.instrument(self.span.clone());
-        match &self.trace {
-            Some(trace) => trace.clone().scope(body).await,
-            None => body.await,
+    ) -> Result<T> {
+        let (result, attempts) = self.run(body).await;
+        self.finish(result.as_ref().err(), attempts);
+        result
+    }
+
+    async fn run<T>(&self, body: impl Future<Output = (Result<T>, u32)>) -> (Result<T>, u32) {
+        // A disabled span (no subscriber wants it) is not entered on every poll.
+        match (&self.trace, self.span.is_disabled()) {
+            (None, true) => body.await,
+            (None, false) => body.instrument(self.span.clone()).await,
+            (Some(trace), true) => trace.clone().scope(body).await,
+            (Some(trace), false) => {
+                trace
+                    .clone()
+                    .scope(body.instrument(self.span.clone()))
+                    .await
+            }
         }
     }
 
     /// Tells the protection's observer, if any, how the call ended.
-    pub(crate) fn finish(self, error: Option<&Error>, attempts: u32) {
+    fn finish(&self, error: Option<&Error>, attempts: u32) {
         let stages = &*self.protection.stages;
         if let (Some(observer), Some(started)) = (&stages.observer, self.started) {
             observer.observe(&CallRecord {

@@ -345,36 +345,48 @@ impl Protection {
         Fut: Future<Output = Result<T>>,
     {
         let scope = CallScope::start(self);
-        let (result, attempts) = scope
-            .run(async {
-                let _bulkhead = match self.admit(caller).await {
-                    Ok(permit) => permit,
-                    Err(refused) => return (Err(refused), 0),
-                };
-                let mut retries = self.start_retries();
-                loop {
-                    let attempt = Protection::attempt_number(&retries);
-                    scope.attempt(attempt);
-                    let result = match self.permit(caller) {
-                        Err(refused) => Err(refused),
-                        Ok(permit) => {
-                            let ctx = self.context(attempt, caller, scope.trace());
-                            let result = self.timed(call(ctx)).await;
-                            if let Some(p) = permit {
-                                p.record_result(&result);
-                            }
-                            result
-                        }
-                    };
-                    if let ControlFlow::Break(done) = self.after_attempt(&mut retries, result).await
-                    {
-                        return (done, attempt);
+        if scope.is_inert() {
+            return self.attempts(caller, &mut call, &scope).await.0;
+        }
+        scope
+            .execute(self.attempts(caller, &mut call, &scope))
+            .await
+    }
+
+    /// The stages of one call, attempt after attempt: the result and the attempts made.
+    async fn attempts<'c, T, F, Fut>(
+        &self,
+        caller: Option<&'c str>,
+        call: &mut F,
+        scope: &CallScope<'_>,
+    ) -> (Result<T>, u32)
+    where
+        F: FnMut(CallContext<'c>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let _bulkhead = match self.admit(caller).await {
+            Ok(permit) => permit,
+            Err(refused) => return (Err(refused), 0),
+        };
+        let mut retries = self.start_retries();
+        loop {
+            let attempt = Protection::attempt_number(&retries);
+            scope.attempt(attempt);
+            let result = match self.permit(caller) {
+                Err(refused) => Err(refused),
+                Ok(permit) => {
+                    let ctx = self.context(attempt, caller, scope.trace());
+                    let result = self.timed(call(ctx)).await;
+                    if let Some(p) = permit {
+                        p.record_result(&result);
                     }
+                    result
                 }
-            })
-            .await;
-        scope.finish(result.as_ref().err(), attempts);
-        result
+            };
+            if let ControlFlow::Break(done) = self.after_attempt(&mut retries, result).await {
+                return (done, attempt);
+            }
+        }
     }
 }
 

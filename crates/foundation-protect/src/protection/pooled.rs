@@ -101,8 +101,8 @@ impl<M: Manager> PooledProtection<M> {
     {
         let p = &self.protection;
         let scope = CallScope::start(p);
-        let (result, attempts) = scope
-            .run(async {
+        scope
+            .execute(async {
                 let _bulkhead = match p.admit(caller).await {
                     Ok(permit) => permit,
                     Err(refused) => return (Err(refused), 0),
@@ -136,8 +136,6 @@ impl<M: Manager> PooledProtection<M> {
                     }
                 }
             })
-            .await;
-        scope.finish(result.as_ref().err(), attempts);
-        result
+            .await
     }
 }
