@@ -39,6 +39,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::task::futures::TaskLocalFuture;
@@ -48,6 +49,10 @@ use crate::{Error, Result};
 tokio::task_local! {
     static CURRENT: TraceContext;
 }
+
+/// Set once any context is put in scope: until then no context can be current, and reading
+/// the current one is a single load instead of a task-local lookup (the untraced hot path).
+static EVER_SCOPED: AtomicBool = AtomicBool::new(false);
 
 /// Gives a new `tracing` span its trace context from a span exporter: makes the exported
 /// span a child of `parent` (when given) and answers with the exported span's own context, or
@@ -506,12 +511,15 @@ impl TraceContext {
 
     /// The context in force in the current task, if any (see [`scope`](Self::scope)).
     pub fn current() -> Option<TraceContext> {
+        if !EVER_SCOPED.load(Ordering::Relaxed) {
+            return None;
+        }
         CURRENT.try_with(TraceContext::clone).ok()
     }
 
     /// Calls `f` with the context in force, without cloning it.
     pub fn with_current<R>(f: impl FnOnce(Option<&TraceContext>) -> R) -> R {
-        if CURRENT.try_with(|_| ()).is_ok() {
+        if EVER_SCOPED.load(Ordering::Relaxed) && CURRENT.try_with(|_| ()).is_ok() {
             CURRENT.with(|ctx| f(Some(ctx)))
         } else {
             f(None)
@@ -522,11 +530,13 @@ impl TraceContext {
     /// inside `fut` (including nested calls), and the previous one again after it. Tasks
     /// spawned inside do not inherit it; scope their futures too.
     pub fn scope<F: Future>(self, fut: F) -> TaskLocalFuture<TraceContext, F> {
+        EVER_SCOPED.store(true, Ordering::Relaxed);
         CURRENT.scope(self, fut)
     }
 
     /// Runs the synchronous `f` with this context in force.
     pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        EVER_SCOPED.store(true, Ordering::Relaxed);
         CURRENT.sync_scope(self, f)
     }
 }
