@@ -28,6 +28,8 @@ pub mod clock;
 pub mod error;
 pub mod millis;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 pub mod validate;
 

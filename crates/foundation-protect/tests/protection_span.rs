@@ -3,57 +3,18 @@
 //! test on another thread reaching the same callsite without a subscriber could race with the
 //! scoped subscriber this one sets.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
+use foundation_core::testing::SpanFields;
 use foundation_core::trace::TraceContext;
 use foundation_core::{Error, ErrorCode, TelemetryBus};
 use foundation_protect::protection::Protection;
 use foundation_protect::retry::{Backoff, RetryConfig};
-use parking_lot::Mutex;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-/// Fields of every `foundation.protection.call` span, as last recorded.
-#[derive(Clone, Default)]
-struct CallSpans {
-    spans: Arc<Mutex<HashMap<u64, BTreeMap<String, String>>>>,
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for CallSpans {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
-        if attrs.metadata().name() == "foundation.protection.call" {
-            let mut fields = BTreeMap::new();
-            attrs.record(&mut Fields(&mut fields));
-            self.spans.lock().insert(id.into_u64(), fields);
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        if let Some(fields) = self.spans.lock().get_mut(&id.into_u64()) {
-            values.record(&mut Fields(fields));
-        }
-    }
-}
+use tracing_subscriber::layer::SubscriberExt;
 
 #[tokio::test(start_paused = true)]
 async fn the_call_span_names_the_protection_attempt_and_trace() {
-    let spans = CallSpans::default();
+    let spans = SpanFields::named("foundation.protection.call");
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
     let p = Protection::builder("billing")
@@ -80,7 +41,7 @@ async fn the_call_span_names_the_protection_attempt_and_trace() {
         .await
         .unwrap();
 
-    let recorded: Vec<_> = spans.spans.lock().values().cloned().collect();
+    let recorded = spans.recorded();
     assert_eq!(recorded.len(), 1);
     let fields = &recorded[0];
     assert_eq!(fields["protection"], "billing");
@@ -90,9 +51,9 @@ async fn the_call_span_names_the_protection_attempt_and_trace() {
 
     // Untraced: the span has no trace fields.
     p.run(|_| async { Ok::<_, Error>(()) }).await.unwrap();
-    let spans = spans.spans.lock();
     let untraced = spans
-        .values()
+        .recorded()
+        .into_iter()
         .find(|f| !f.contains_key("trace_id"))
         .expect("an untraced call span");
     assert_eq!(untraced["attempt"], "1");
