@@ -116,13 +116,7 @@ pub(crate) fn inhibitors<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::alert::labels::test_labels as labels;
 
     #[test]
     fn critical_mutes_warnings_of_the_same_service_only() {

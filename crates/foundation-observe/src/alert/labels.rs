@@ -110,6 +110,15 @@ pub(crate) fn as_input(err: Error) -> Error {
     )
 }
 
+/// Labels from `(name, value)` pairs, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

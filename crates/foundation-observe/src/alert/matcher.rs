@@ -228,13 +228,7 @@ fn echo(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::alert::labels::test_labels as labels;
 
     #[test]
     fn every_operator_matches_as_prometheus_does() {

@@ -320,13 +320,7 @@ fn compile(config: &RouteConfig, parent: Option<&Route>, next: &mut usize) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::alert::labels::test_labels as labels;
 
     fn receivers(tree: &Route, l: &Labels) -> Vec<String> {
         tree.routes_for(l)
