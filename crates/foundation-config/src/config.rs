@@ -42,8 +42,9 @@ impl Explanation {
 }
 
 impl Snapshot {
-    /// The section at `path` as `T` (the whole config for the empty path). Errors name the
-    /// field and where its value came from.
+    /// The section at `path` as `T` (the whole config for the empty path; an absent section
+    /// reads as an empty table, so `#[serde(default)]` types get their defaults). Errors name
+    /// the field and where its value came from.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         typed::deserialize(&self.tree, path).map_err(|p| self.error(p))
     }

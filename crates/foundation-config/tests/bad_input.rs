@@ -168,3 +168,20 @@ fn unknown_keys_error_or_warn() {
     );
     assert_eq!(config.explain("stray").winner(), Some(&Source::Override));
 }
+
+#[test]
+fn a_secret_of_the_wrong_type_is_not_echoed() {
+    let (config, _) = load(UnknownKeys::Error);
+    let err = config.set(&format!("{AT}.password"), 98765).unwrap_err();
+    assert!(
+        err.message().contains("protection.api.breaker.password"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        !err.message().contains("98765"),
+        "secret leaked: {}",
+        err.message()
+    );
+    still_serving(&config);
+}
