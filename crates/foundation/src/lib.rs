@@ -11,6 +11,8 @@
 //! - [`runtime`]: agents with typed messages, supervisor trees, the task supervisor, the
 //!   registry with discovery and load balancing, local coordination primitives, queue
 //!   workers and persistent agents.
+//! - [`config`]: layered configuration (defaults, TOML, profile, environment, overrides)
+//!   with provenance, validation of a whole change, lock-free reads and redacted secrets;
 //! - [`observe`]: the performance monitor (latency percentiles in minute, hour and day
 //!   windows, baselines, thresholds), Prometheus export, the health aggregator with
 //!   `application/health+json` endpoints, the memory manager behind the facade's memory
@@ -31,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub use foundation_config as config;
 pub use foundation_core as core;
 pub use foundation_core::{Error, ErrorCode, Result};
 pub use foundation_observe as observe;
