@@ -9,6 +9,14 @@ use axum::response::{IntoResponse, Response};
 use foundation_core::{Error, ErrorCode};
 use serde_json::{Map, Value, json};
 
+/// Most characters of a client's text echoed back in an error.
+const MAX_ECHO: usize = 64;
+
+/// At most [`MAX_ECHO`] characters of a client's text, for quoting it in an error.
+pub(crate) fn echo(text: &str) -> String {
+    text.chars().take(MAX_ECHO).collect()
+}
+
 /// The HTTP status an error with `code` answers with.
 pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     match code {

@@ -12,6 +12,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::labels::{Labels, is_label_name};
+use crate::http_error::echo;
 
 /// Longest regular expression accepted, in bytes.
 pub const MAX_REGEX_LEN: usize = 1024;
@@ -219,10 +220,6 @@ pub(crate) fn compile_all(field: &str, specs: &[MatcherSpec]) -> Result<Vec<Matc
         .enumerate()
         .map(|(i, spec)| spec.compile(&format!("{field}[{i}]")))
         .collect()
-}
-
-fn echo(text: &str) -> String {
-    text.chars().take(64).collect()
 }
 
 #[cfg(test)]

@@ -25,10 +25,7 @@ use foundation_core::Error;
 use super::aggregator::{HealthAggregator, Scope};
 use super::options::Group;
 use super::report::{HEALTH_JSON, HealthReport};
-use crate::http_error::error_json;
-
-/// The longest query value echoed back in an error message, in characters.
-const MAX_ECHO: usize = 64;
+use crate::http_error::{echo, error_json};
 
 pub(crate) fn router(aggregator: HealthAggregator) -> Router {
     Router::new()
@@ -102,11 +99,6 @@ fn parse_deep(query: &str) -> Result<bool, Error> {
         };
     }
     Ok(deep)
-}
-
-/// At most [`MAX_ECHO`] characters of a client's text.
-fn echo(text: &str) -> String {
-    text.chars().take(MAX_ECHO).collect()
 }
 
 fn health_json(report: &HealthReport) -> Response {

@@ -165,8 +165,7 @@ impl Monitor {
         labels: &[(&str, &str)],
         latency: Duration,
     ) -> Result<()> {
-        self.series(name, labels)?.record(latency, false);
-        Ok(())
+        self.record_outcome(name, labels, latency, false)
     }
 
     /// Records one failed call of `latency`.
@@ -176,8 +175,7 @@ impl Monitor {
         labels: &[(&str, &str)],
         latency: Duration,
     ) -> Result<()> {
-        self.series(name, labels)?.record(latency, true);
-        Ok(())
+        self.record_outcome(name, labels, latency, true)
     }
 
     /// Records one call of `latency` that failed or not.

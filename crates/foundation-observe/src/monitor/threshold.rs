@@ -35,6 +35,11 @@ pub enum Metric {
     ErrorRate,
 }
 
+/// A latency in milliseconds, the unit thresholds compare latencies in.
+fn ms(d: Option<std::time::Duration>) -> Option<f64> {
+    d.map(|d| d.as_secs_f64() * 1e3)
+}
+
 impl Metric {
     /// The lower-case name.
     pub const fn as_str(self) -> &'static str {
@@ -53,7 +58,6 @@ impl Metric {
 
     /// The metric's value in `summary`, if it has one.
     pub fn of(self, summary: &Summary) -> Option<f64> {
-        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64() * 1e3);
         match self {
             Metric::P50 => ms(summary.p50),
             Metric::P95 => ms(summary.p95),
@@ -69,7 +73,6 @@ impl Metric {
 
     /// The metric's normal value in `baseline`, where the baseline learns it.
     pub fn of_baseline(self, baseline: &Baseline) -> Option<f64> {
-        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64() * 1e3);
         match self {
             Metric::P50 => ms(baseline.p50),
             Metric::P95 => ms(baseline.p95),
