@@ -99,43 +99,58 @@ impl<M: Manager> PooledProtection<M> {
         F: FnMut(Pooled<M>, CallContext<'c>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let p = &self.protection;
-        let scope = CallScope::start(p);
+        let scope = CallScope::start(&self.protection);
+        if scope.is_inert() {
+            return self.attempts(caller, &mut call, &scope).await.0;
+        }
         scope
-            .execute(async {
-                let _bulkhead = match p.admit(caller).await {
-                    Ok(permit) => permit,
-                    Err(refused) => return (Err(refused), 0),
-                };
-                let mut retries = p.start_retries();
-                loop {
-                    let attempt = Protection::attempt_number(&retries);
-                    scope.attempt(attempt);
-                    let result = match p.permit(caller) {
-                        Err(refused) => Err(refused),
-                        Ok(permit) => {
-                            let ctx = p.context(attempt, caller, scope.trace());
-                            let result = p
-                                .timed(async {
-                                    let conn = self
-                                        .pool
-                                        .get()
-                                        .await
-                                        .map_err(|e| p.refused(e, Stage::Pool))?;
-                                    call(conn, ctx).await
-                                })
-                                .await;
-                            if let Some(permit) = permit {
-                                permit.record_result(&result);
-                            }
-                            result
-                        }
-                    };
-                    if let ControlFlow::Break(done) = p.after_attempt(&mut retries, result).await {
-                        return (done, attempt);
-                    }
-                }
-            })
+            .execute(self.attempts(caller, &mut call, &scope))
             .await
+    }
+
+    /// The stages of one call, attempt after attempt: the result and the attempts made.
+    async fn attempts<'c, T, F, Fut>(
+        &self,
+        caller: Option<&'c str>,
+        call: &mut F,
+        scope: &CallScope<'_>,
+    ) -> (Result<T>, u32)
+    where
+        F: FnMut(Pooled<M>, CallContext<'c>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let p = &self.protection;
+        let _bulkhead = match p.admit(caller).await {
+            Ok(permit) => permit,
+            Err(refused) => return (Err(refused), 0),
+        };
+        let mut retries = p.start_retries();
+        loop {
+            let attempt = Protection::attempt_number(&retries);
+            scope.attempt(attempt);
+            let result = match p.permit(caller) {
+                Err(refused) => Err(refused),
+                Ok(permit) => {
+                    let ctx = p.context(attempt, caller, scope.trace());
+                    let result = p
+                        .timed(async {
+                            let conn = self
+                                .pool
+                                .get()
+                                .await
+                                .map_err(|e| p.refused(e, Stage::Pool))?;
+                            call(conn, ctx).await
+                        })
+                        .await;
+                    if let Some(permit) = permit {
+                        permit.record_result(&result);
+                    }
+                    result
+                }
+            };
+            if let ControlFlow::Break(done) = p.after_attempt(&mut retries, result).await {
+                return (done, attempt);
+            }
+        }
     }
 }
