@@ -76,11 +76,15 @@ impl EnvSource {
 
 /// A TOML value when `raw` is exactly one, else the string itself.
 pub(crate) fn parse_value(raw: &str) -> Value {
+    parse_exact(raw).unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+/// The TOML value `raw` is, when it is exactly one.
+pub(crate) fn parse_exact(raw: &str) -> Option<Value> {
     toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .filter(|t| t.len() == 1)
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| Value::String(raw.to_string()))
 }
 
 #[cfg(test)]

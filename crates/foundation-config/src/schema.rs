@@ -4,7 +4,8 @@
 //! [`Schema::section`] is deserialized into its type and serialized back; a key present in
 //! the config but absent from the round trip is unknown (so a field skipped on
 //! serialization counts as unknown). Keys outside every registered section are unknown
-//! too. With no section registered, nothing is checked.
+//! too. A free-form section ([`Schema::json_schema`]) has no round trip: its JSON Schema
+//! decides which keys it accepts. With no section registered, nothing is checked.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+use crate::json_schema::SectionSchema;
 use crate::path;
 use crate::problem::Problem;
 use crate::tree::Tree;
@@ -94,6 +96,35 @@ impl Schema {
         let section = at.to_string();
         self.section::<T>(at)
             .validator(at, move |value: &T| value.validate_at(&section))
+    }
+
+    /// Registers the free-form section at `at`, validated by the JSON Schema `schema`
+    /// (compiled once, here; remote `$ref`s are not fetched). Its keys are known: the schema
+    /// governs them (`additionalProperties`). An absent section validates as `{}`; TOML
+    /// datetimes are checked as strings. Every validation error becomes a problem at `at` plus
+    /// the error's instance path, dotted (`routes.1.weight`), naming where the value came from.
+    ///
+    /// An invalid schema is an `INVALID_CONFIG` error naming `at`.
+    ///
+    /// ```
+    /// use foundation_config::{Config, LayerSet, Schema, Secrets};
+    /// use serde_json::json;
+    ///
+    /// let flags = json!({ "type": "object", "additionalProperties": { "type": "boolean" } });
+    /// let schema = Schema::new().json_schema("features", flags).unwrap();
+    /// let layers = LayerSet::new().toml_str("app.toml", "[features]\nbeta = 'yes'\n");
+    /// let err = Config::load(schema, Secrets::default(), layers).unwrap_err();
+    /// assert_eq!(err.context_value("field"), Some("features.beta"));
+    /// assert!(err.message().contains("is not of type \"boolean\" (from file app.toml:2)"));
+    /// ```
+    pub fn json_schema(mut self, at: &str, schema: serde_json::Value) -> Result<Schema> {
+        let compiled = SectionSchema::compile(at, &schema)?;
+        // No unknown-key check of its own: the JSON Schema decides which keys it accepts.
+        self.sections.push((at.to_string(), Arc::new(|_, _| {})));
+        self.validators.push(Arc::new(move |tree, problems| {
+            compiled.check(tree, problems)
+        }));
+        Ok(self)
     }
 
     /// Runs `check` on the section at `at` whenever a config is applied.

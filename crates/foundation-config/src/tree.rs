@@ -17,6 +17,9 @@ pub(crate) struct Tree {
     origins: BTreeMap<String, Vec<Source>>,
 }
 
+/// The source of the leaf at a path (a file's line differs per leaf).
+pub(crate) type SourceOf<'a> = &'a dyn Fn(&str) -> Source;
+
 /// How [`Tree::place`] matches a key segment against existing keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyCase {
@@ -70,8 +73,8 @@ impl Tree {
             .filter_map(|(p, chain)| Some((p.as_str(), chain.last()?)))
     }
 
-    /// Deep-merges a whole document into the root.
-    pub(crate) fn merge(&mut self, doc: Table, source: &Source) {
+    /// Deep-merges a whole document into the root; `source` names each leaf's source.
+    pub(crate) fn merge(&mut self, doc: Table, source: SourceOf<'_>) {
         for (k, v) in doc {
             let p = k.clone();
             match self.root.get_mut(&k) {
@@ -137,7 +140,7 @@ impl Tree {
                 }
             };
         }
-        assign(slot, value, &here, &mut self.origins, source);
+        assign(slot, value, &here, &mut self.origins, &|_| source.clone());
         Ok(here)
     }
 }
@@ -172,7 +175,7 @@ fn assign(
     new: Value,
     path: &str,
     origins: &mut BTreeMap<String, Vec<Source>>,
-    source: &Source,
+    source: SourceOf<'_>,
 ) {
     match (slot, new) {
         (Value::Table(dst), Value::Table(src)) => {
@@ -210,7 +213,12 @@ fn assign(
 }
 
 /// Records `source` for every leaf of `value` at `path`.
-fn record(path: &str, value: &Value, origins: &mut BTreeMap<String, Vec<Source>>, source: &Source) {
+fn record(
+    path: &str,
+    value: &Value,
+    origins: &mut BTreeMap<String, Vec<Source>>,
+    source: SourceOf<'_>,
+) {
     match value {
         Value::Table(t) => {
             for (k, v) in t {
@@ -225,7 +233,7 @@ fn record(path: &str, value: &Value, origins: &mut BTreeMap<String, Vec<Source>>
         _ => origins
             .entry(path.to_string())
             .or_default()
-            .push(source.clone()),
+            .push(source(path)),
     }
 }
 
@@ -242,9 +250,9 @@ mod tests {
         let mut t = Tree::default();
         t.merge(
             doc("[db]\nhost = 'a'\nport = 1\nhosts = ['x', 'y']"),
-            &Source::Default,
+            &|_| Source::Default,
         );
-        t.merge(doc("[db]\nport = 2\nhosts = ['z']"), &Source::Override);
+        t.merge(doc("[db]\nport = 2\nhosts = ['z']"), &|_| Source::Override);
         assert_eq!(t.get("db.host").unwrap().as_str(), Some("a"));
         assert_eq!(t.get("db.port").unwrap().as_integer(), Some(2));
         assert_eq!(t.get("db.hosts").unwrap().as_array().unwrap().len(), 1);
@@ -281,7 +289,7 @@ mod tests {
     #[test]
     fn env_case_matches_existing_keys_and_lowercases_new_uppercase_keys() {
         let mut t = Tree::default();
-        t.merge(doc("[Api]\nmaxConn = 1"), &Source::Default);
+        t.merge(doc("[Api]\nmaxConn = 1"), &|_| Source::Default);
         let s = Source::Env("X".into());
         let at = t
             .place(

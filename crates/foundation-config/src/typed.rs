@@ -32,11 +32,7 @@ pub(crate) fn deserialize<T: DeserializeOwned>(tree: &Tree, at: &str) -> Result<
 
 /// One problem per `field` of a validator's error (the whole message as each reason).
 pub(crate) fn problems_of(err: &Error, tree: &Tree, at: &str) -> Vec<Problem> {
-    let fields: Vec<&str> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<&str> = err.context_values("field").collect();
     if fields.is_empty() {
         return vec![with_source(tree, Problem::new(at, err.message()))];
     }
@@ -55,7 +51,7 @@ pub(crate) fn problems_of(err: &Error, tree: &Tree, at: &str) -> Vec<Problem> {
 }
 
 /// Appends where the offending value came from, when known.
-fn with_source(tree: &Tree, mut p: Problem) -> Problem {
+pub(crate) fn with_source(tree: &Tree, mut p: Problem) -> Problem {
     if let Some(source) = tree.source_of(&p.field) {
         p.message = format!("{} (from {source})", p.message);
     }

@@ -31,18 +31,33 @@ fn layers_apply_lowest_first_and_explain_the_chain() {
     let prod = Source::Profile {
         name: "prod".into(),
         file: file.path().to_path_buf(),
+        line: Some(4),
     };
     assert_eq!(
         e.chain,
         [
             Source::Default,
-            Source::File(file.path().to_path_buf()),
+            Source::File {
+                path: file.path().to_path_buf(),
+                line: Some(2)
+            },
             prod.clone(),
             Source::Env("APP_DB__HOST".into()),
             Source::Override
         ]
     );
-    assert_eq!(config.explain("db.port").winner(), Some(&prod));
+    assert_eq!(
+        config.explain("db.port").winner(),
+        Some(&Source::Profile {
+            name: "prod".into(),
+            file: file.path().to_path_buf(),
+            line: Some(5),
+        })
+    );
+    assert_eq!(
+        config.explain("db.port").winner().unwrap().to_string(),
+        format!("profile prod in {}:5", file.path().display())
+    );
     assert_eq!(config.explain("db.user").chain, [Source::Default]);
     let hosts: Vec<String> = config
         .get::<Vec<toml::Table>>("servers")
@@ -87,4 +102,40 @@ fn secrets_are_redacted_in_explain_display_and_debug() {
         "{shown}"
     );
     assert!(shown.contains("db.host = \"h\""), "{shown}");
+}
+
+#[test]
+fn repeated_overrides_replace_each_other_instead_of_piling_up() {
+    let layers = (0..100)
+        .fold(LayerSet::new(), |l, n| l.set("db.port", n))
+        .set("db.host", "h")
+        .set("db", toml::toml! { user = "u" })
+        .set_for("a1", "db.port", 7)
+        .set_for("a1", "db.port", 8);
+    let shown: Vec<_> = layers
+        .overrides()
+        .map(|(a, p, _)| (a, p.to_string()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (None, "db.port".to_string()),
+            (None, "db.host".to_string()),
+            (None, "db".to_string()),
+            (Some("a1"), "db.port".to_string()),
+        ]
+    );
+    let scalar = layers.set("db", 1);
+    let left: Vec<_> = scalar
+        .overrides()
+        .map(|(a, p, _)| (a, p.to_string()))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            (Some("a1"), "db.port".to_string()),
+            (None, "db".to_string())
+        ],
+        "a scalar replaces the service's overrides under it, not an agent's"
+    );
 }

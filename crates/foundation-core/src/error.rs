@@ -340,6 +340,14 @@ impl Error {
         self.context().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
+    /// Every context value stored under `key`, in the order they were added (a validation
+    /// error has one `field` per bad field).
+    pub fn context_values<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.context()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
     /// When the caller may try again, if the refusing component knows.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after

@@ -10,6 +10,7 @@
 //! - [`trace`]: W3C trace context (`traceparent`/`tracestate`) and the current context
 //!   carried through async code.
 //! - [`validate`]: field-named configuration validation shared by every `Config` struct.
+//! - `http` (feature `http`): the JSON error every Foundation HTTP router answers with.
 //!
 //! ```
 //! use foundation_core::{Error, ErrorCode};
@@ -26,6 +27,8 @@
 
 pub mod clock;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod millis;
 pub mod telemetry;
 #[cfg(feature = "testing")]

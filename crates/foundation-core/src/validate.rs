@@ -13,7 +13,7 @@
 //! let err = v.finish().unwrap_err();
 //! assert!(err.is(ErrorCode::INVALID_CONFIG));
 //! assert!(err.message().contains("breaker.failure_rate_threshold"));
-//! assert_eq!(err.context().filter(|(k, _)| *k == "field").count(), 2);
+//! assert_eq!(err.context_values("field").count(), 2);
 //! ```
 
 use std::fmt::Display;

@@ -19,5 +19,3 @@ pub mod health;
 pub mod memory;
 pub mod monitor;
 pub mod trace;
-
-mod http_error;

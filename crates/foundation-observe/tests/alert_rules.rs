@@ -307,11 +307,7 @@ fn a_bad_config_is_refused_naming_every_field() {
     };
     let err = AlertManager::builder().config(config).build().unwrap_err();
     assert!(err.is(ErrorCode::INVALID_CONFIG));
-    let fields: Vec<&str> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<&str> = err.context_values("field").collect();
     for expected in [
         "alert.flush_interval_ms",
         "alert.receivers[1].url",

@@ -450,11 +450,7 @@ async fn invalid_options_and_config_are_refused_naming_the_field() {
         serde_json::from_str(r#"{"history": 0, "timeout_ms": 0, "service_id": ""}"#).unwrap();
     let err = HealthAggregator::new(config).unwrap_err();
     assert_eq!(err.code(), ErrorCode::INVALID_CONFIG);
-    let fields: Vec<&str> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<&str> = err.context_values("field").collect();
     assert_eq!(fields, ["timeout_ms", "history", "service_id"]);
     assert!(serde_json::from_str::<HealthConfig>(r#"{"histroy": 5}"#).is_err());
 }

@@ -40,10 +40,7 @@ fn register(health: &HealthAggregator, check: impl HealthCheck) -> String {
 
 fn fields(err: &foundation_core::Error) -> Vec<&str> {
     assert_eq!(err.code(), ErrorCode::INVALID_CONFIG, "{err}");
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect()
+    err.context_values("field").collect()
 }
 
 #[tokio::test]

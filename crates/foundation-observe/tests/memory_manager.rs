@@ -459,11 +459,7 @@ fn config_validation_names_each_bad_field() {
     };
     let err = MemoryManager::new(bad).unwrap_err();
     assert!(err.is(ErrorCode::INVALID_CONFIG));
-    let fields: Vec<_> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<_> = err.context_values("field").collect();
     for field in [
         "memory.interval_ms",
         "memory.limit_bytes",

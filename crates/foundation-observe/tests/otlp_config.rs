@@ -10,10 +10,7 @@ use tracing_subscriber::Registry;
 fn fields(config: &OtlpConfig) -> Vec<String> {
     let err = config.validate_at("otlp").unwrap_err();
     assert!(err.is(ErrorCode::INVALID_CONFIG), "{err}");
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v.to_string())
-        .collect()
+    err.context_values("field").map(str::to_string).collect()
 }
 
 #[test]

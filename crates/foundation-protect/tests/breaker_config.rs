@@ -16,10 +16,7 @@ fn refused(config: BreakerConfig) -> Error {
 }
 
 fn fields(err: &Error) -> Vec<&str> {
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect()
+    err.context_values("field").collect()
 }
 
 #[test]

@@ -296,10 +296,7 @@ fn bad_configs_are_refused_naming_the_field() {
     let field = |c: BulkheadConfig| -> Vec<String> {
         let err = Bulkhead::new(c).unwrap_err();
         assert!(err.is(ErrorCode::INVALID_CONFIG));
-        err.context()
-            .filter(|(k, _)| *k == "field")
-            .map(|(_, v)| v.to_string())
-            .collect()
+        err.context_values("field").map(str::to_string).collect()
     };
     let ok = BulkheadConfig::default();
     assert_eq!(

@@ -172,11 +172,7 @@ fn bad_quota_at_run_time_is_refused_and_changes_nothing() {
         .set_quota(Quota::new(0, Duration::ZERO).with_burst(0))
         .unwrap_err();
     assert!(err.is(ErrorCode::INVALID_CONFIG));
-    let fields: Vec<_> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<_> = err.context_values("field").collect();
     assert_eq!(fields, ["quota.rate", "quota.period", "quota.burst"]);
     assert_eq!(l.quota(), Quota::per_second(10));
 }

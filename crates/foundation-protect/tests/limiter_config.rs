@@ -12,10 +12,7 @@ use foundation_protect::limiter::{
 
 fn fields(err: &Error) -> Vec<&str> {
     assert!(err.is(ErrorCode::INVALID_CONFIG), "{err}");
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect()
+    err.context_values("field").collect()
 }
 
 #[test]

@@ -259,11 +259,7 @@ fn bad_redis_config_names_the_field() {
         })
         .build()
         .unwrap_err();
-    let fields: Vec<_> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<_> = err.context_values("field").collect();
     assert_eq!(
         fields,
         ["redis.url", "redis.key_prefix", "redis.response_timeout_ms"]

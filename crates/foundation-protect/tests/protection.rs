@@ -331,11 +331,7 @@ async fn invalid_stage_configs_are_refused_naming_every_field() {
         .build()
         .unwrap_err();
     assert!(err.is(ErrorCode::INVALID_CONFIG));
-    let fields: Vec<&str> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<&str> = err.context_values("field").collect();
     assert!(
         fields.contains(&"protection.bad.circuit_breaker.failure_rate_threshold"),
         "{fields:?}"

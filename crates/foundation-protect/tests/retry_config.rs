@@ -9,10 +9,7 @@ use foundation_protect::retry::{
 
 fn fields(err: &Error) -> Vec<String> {
     assert!(err.is(ErrorCode::INVALID_CONFIG), "{err}");
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v.to_string())
-        .collect()
+    err.context_values("field").map(str::to_string).collect()
 }
 
 fn refused(config: RetryConfig) -> Vec<String> {

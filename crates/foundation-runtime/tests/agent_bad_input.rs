@@ -14,10 +14,7 @@ async fn spawn_err(cfg: AgentConfig) -> foundation_core::error::Error {
 }
 
 fn fields(err: &foundation_core::error::Error) -> Vec<&str> {
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect()
+    err.context_values("field").collect()
 }
 
 #[tokio::test(start_paused = true)]

@@ -254,11 +254,7 @@ fn a_sweeper_needs_a_runtime_and_the_config_is_checked() {
         .build()
         .unwrap_err();
     assert!(err.is(ErrorCode::INVALID_CONFIG));
-    let fields: Vec<_> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<_> = err.context_values("field").collect();
     assert_eq!(fields, ["shards", "watch_capacity", "sweep_interval_ms"]);
 }
 

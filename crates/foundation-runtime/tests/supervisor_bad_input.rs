@@ -14,10 +14,7 @@ use foundation_runtime::supervisor::{
 use supervisor_support::*;
 
 fn fields(err: &foundation_core::Error) -> Vec<String> {
-    err.context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v.to_owned())
-        .collect()
+    err.context_values("field").map(str::to_owned).collect()
 }
 
 #[test]

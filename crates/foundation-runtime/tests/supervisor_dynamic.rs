@@ -229,11 +229,7 @@ async fn a_bad_dynamic_spec_is_invalid_config_naming_the_field() {
     assert_eq!(err.context_value("field"), Some("id"));
     let nested = ChildSpec::supervisor("n", SupervisorSpec::new("n").intensity(0, Duration::ZERO));
     let err = sup.start_child(nested).await.unwrap_err();
-    let fields: Vec<&str> = err
-        .context()
-        .filter(|(k, _)| *k == "field")
-        .map(|(_, v)| v)
-        .collect();
+    let fields: Vec<&str> = err.context_values("field").collect();
     assert_eq!(fields, ["supervisor.max_restarts", "supervisor.period_ms"]);
     sup.shutdown().await;
 }

@@ -33,7 +33,10 @@ pub enum BackendKind {
     Postgres,
 }
 
-/// What an acknowledged SQLite write survives; see the [module docs](self).
+/// What an acknowledged SQLite write survives. `Full` fsyncs every commit to the WAL before
+/// it is acknowledged; `Normal` syncs only at checkpoints, so an acknowledged write survives
+/// `kill -9` (it is in the operating system's page cache) but a power loss may lose the last
+/// commits — never corrupt the file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum SqliteDurability {
     /// `synchronous=FULL`: each commit waits for the disk; survives power loss. The default.

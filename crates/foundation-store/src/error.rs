@@ -5,7 +5,7 @@
 //! SQLite reports extended result codes, so the primary code is the low byte; PostgreSQL
 //! reports SQLSTATEs.
 
-use foundation_core::error::{Error, ErrorCode};
+use foundation_core::error::{Error, ErrorCode, Result};
 use sqlx::error::{DatabaseError, ErrorKind};
 
 // SQLite primary result codes (https://www.sqlite.org/rescode.html).
@@ -53,6 +53,36 @@ pub(crate) fn translate(err: sqlx::Error, operation: &'static str) -> Error {
         out = out.with_retryable(retryable);
     }
     out.with_source(err)
+}
+
+/// A compare-and-set conflict: the `subject` (`state \`k\``) `key`ed by `key_name` was
+/// expected at version `expected` but `found` (read after the failed write; best effort) says
+/// otherwise. Context `key_name`, `expected` and `actual`, versions as text: `none` for no
+/// version, `unknown` when reading it failed.
+pub(crate) fn version_conflict(
+    code: ErrorCode,
+    subject: String,
+    key_name: &'static str,
+    key: &str,
+    expected: Option<u64>,
+    found: Result<Option<u64>>,
+) -> Error {
+    let actual = match found {
+        Ok(Some(version)) => version.to_string(),
+        Ok(None) => "none".to_owned(),
+        Err(_) => "unknown".to_owned(),
+    };
+    let expected = expected.map_or_else(|| "none".to_owned(), |v| v.to_string());
+    Error::new(
+        code,
+        format!(
+            "{subject} is at version {actual}, not the expected {expected}: another writer got \
+             there first"
+        ),
+    )
+    .with_context(key_name, key)
+    .with_context("expected", expected)
+    .with_context("actual", actual)
 }
 
 fn classify_database(db: &dyn DatabaseError) -> (ErrorCode, String, Option<bool>) {

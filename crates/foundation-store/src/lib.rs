@@ -22,6 +22,10 @@
 //! Persistent agents keep their state in [`Store::agent_state`]: one JSON value per key with a
 //! version, saved by compare-and-set so that two writers cannot silently overwrite each other.
 //!
+//! [`Store::config_versions`] is the history of applied config changes: per config name,
+//! versions 1, 2, 3, … each with author, time, reason, the layers and the diff, appended
+//! race-free across nodes and listed newest first (see [`ConfigVersions`]).
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use foundation_store::{BackendKind, Store};
@@ -38,6 +42,7 @@
 //! ```
 
 mod backend;
+mod config_versions;
 mod error;
 mod events;
 mod meta;
@@ -59,6 +64,10 @@ use foundation_core::error::{Error, Result};
 use foundation_core::{Clock, TelemetryBus};
 
 pub use backend::{BackendKind, SqliteDurability};
+pub use config_versions::{
+    ConfigVersion, ConfigVersions, MAX_AUTHOR_LEN, MAX_REASON_LEN, MAX_VERSIONS_LIST,
+    NewConfigVersion,
+};
 pub use events::{
     AppendResult, CatchUpSubscription, Direction, EventQuery, EventStore, ExpectedVersion,
     MAX_READ_LIMIT, NewEvent, PersistentSubscription, RecordedEvent,

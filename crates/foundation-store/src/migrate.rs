@@ -45,10 +45,11 @@ migrations! {
     2 "queue" "0002_queue",
     3 "events" "0003_events",
     4 "agent_state" "0004_agent_state",
+    5 "config_versions" "0005_config_versions",
 }
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Brings the schema up to [`SCHEMA_VERSION`]; see the module docs.
 pub(crate) async fn migrate(

@@ -14,7 +14,7 @@ use foundation_core::error::{Error, ErrorCode, Result};
 use serde_json::Value;
 
 use crate::Store;
-use crate::error::translate;
+use crate::error::{translate, version_conflict};
 use crate::payload;
 use crate::sql::with_pool;
 
@@ -199,22 +199,15 @@ impl StateStore {
     /// The conflict error for a write to `key` that expected `expected` and changed nothing,
     /// naming the version found now (best effort: if reading it fails, `unknown`).
     async fn conflict(&self, key: &str, expected: Option<u64>) -> Error {
-        let actual = match self.load(key).await {
-            Ok(Some(found)) => found.version.to_string(),
-            Ok(None) => "none".to_owned(),
-            Err(_) => "unknown".to_owned(),
-        };
-        let expected = expected.map_or_else(|| "none".to_owned(), |v| v.to_string());
-        Error::new(
+        let found = self.load(key).await.map(|v| v.map(|v| v.version));
+        version_conflict(
             ErrorCode::STATE_VERSION_CONFLICT,
-            format!(
-                "state `{key}` is at version {actual}, not the expected {expected}: \
-                 another writer changed it"
-            ),
+            format!("state `{key}`"),
+            "key",
+            key,
+            expected,
+            found,
         )
-        .with_context("key", key)
-        .with_context("expected", expected)
-        .with_context("actual", actual)
     }
 }
 

@@ -169,6 +169,28 @@ pub fn child_args() -> Option<(String, Option<String>, u64)> {
     Some((url, schema, start))
 }
 
+/// Runs `body` with the child's store options and starting number on a current-thread
+/// runtime, when this process is a crash-test child; returns at once otherwise (so the ignored
+/// child test does nothing when run by hand).
+pub fn run_child<F, Fut>(body: F)
+where
+    F: FnOnce(StoreOptions, u64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some((url, schema, start)) = child_args() else {
+        return;
+    };
+    let mut options = StoreOptions::new(StoreUrl::parse(&url).expect("child store url"));
+    if let Some(schema) = schema {
+        options = options.postgres_schema(schema);
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("child runtime")
+        .block_on(body(options, start));
+}
+
 /// Runs the ignored test `child` of the current test binary as a child process `rounds`
 /// times against `target`, each time from the number after the last one it acknowledged
 /// (lines `ACK n` on its stdout), and `kill -9`s it after a random 10 to 99 acknowledgements.

@@ -9,7 +9,7 @@ use std::io::Write;
 use foundation_core::error::ErrorCode;
 use foundation_store::on_each_backend;
 use foundation_store::testing::{self, Target};
-use foundation_store::{ExpectedVersion, NewEvent, StoreOptions, StoreUrl};
+use foundation_store::{ExpectedVersion, NewEvent};
 use serde_json::json;
 
 const ROUNDS: usize = 4;
@@ -20,28 +20,13 @@ fn append_size(n: u64) -> u64 {
     1 + n % 3
 }
 
-fn options(url: &str, schema: Option<&str>) -> StoreOptions {
-    let options = StoreOptions::new(StoreUrl::parse(url).unwrap());
-    match schema {
-        Some(schema) => options.postgres_schema(schema),
-        None => options,
-    }
-}
-
 /// The child: appends from START upwards, printing `ACK n` once append `n` is acknowledged,
 /// until it is killed.
 #[test]
 #[ignore = "run as a child process by the crash tests"]
 fn events_crash_child() {
-    let Some((url, schema, start)) = testing::child_args() else {
-        return;
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let store = options(&url, schema.as_deref()).open().await.unwrap();
+    testing::run_child(|options, start| async move {
+        let store = options.open().await.unwrap();
         let events = store.events();
         for n in start.. {
             let batch = (0..append_size(n))
@@ -66,9 +51,7 @@ fn events_crash_child() {
 async fn kill_and_check(t: &Target) {
     // Blocking is fine here: nothing else runs on this test's runtime meanwhile.
     let acked = testing::kill_child_repeatedly("events_crash_child", t, ROUNDS);
-    let (url, schema) = t.url_and_schema();
-    let schema = schema.map(str::to_owned);
-    let store = options(&url, schema.as_deref()).open().await.unwrap();
+    let store = t.options().open().await.unwrap();
     let events = store.events();
     let mut all = Vec::new();
     loop {

@@ -11,8 +11,9 @@
 //! - [`runtime`]: agents with typed messages, supervisor trees, the task supervisor, the
 //!   registry with discovery and load balancing, local coordination primitives, queue
 //!   workers and persistent agents.
-//! - [`config`]: layered configuration (defaults, TOML, profile, environment, overrides)
-//!   with provenance, validation of a whole change, lock-free reads and redacted secrets;
+//! - [`config`]: layered configuration (defaults, TOML, profile, environment, service and
+//!   per-agent overrides) with provenance, validation of a whole change, live typed values
+//!   and subscriptions, stored versions with rollback, hot reload and redacted secrets;
 //! - [`observe`]: the performance monitor (latency percentiles in minute, hour and day
 //!   windows, baselines, thresholds), Prometheus export, the health aggregator with
 //!   `application/health+json` endpoints, the memory manager behind the facade's memory
@@ -43,6 +44,9 @@ pub use foundation_store as store;
 
 /// The names most programs need, in one import.
 pub mod prelude {
+    pub use foundation_config::{
+        Attribution, Config, ConfigService, FileWatcher, LayerSet, Live, Schema, Secrets,
+    };
     pub use foundation_core::{Clock, Error, ErrorCode, Result, TelemetryBus, Validate};
     pub use foundation_observe::alert::{AlertConfig, AlertManager};
     pub use foundation_observe::export::MetricsExporter;

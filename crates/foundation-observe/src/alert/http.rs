@@ -23,6 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use foundation_core::http::error_json;
 use foundation_core::{Error, Result};
 use serde::Deserialize;
 
@@ -30,7 +31,6 @@ use super::api::{AlertFilter, AlertRequest};
 use super::labels::Fingerprint;
 use super::manager::AlertManager;
 use super::silence::{SilenceId, SilenceRequest};
-use crate::http_error::error_json;
 
 pub(crate) fn router(manager: AlertManager) -> Router {
     Router::new()

@@ -7,12 +7,12 @@
 
 use std::fmt;
 
+use foundation_core::http::echo;
 use foundation_core::{Error, Result};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::labels::{Labels, is_label_name};
-use crate::http_error::echo;
 
 /// Longest regular expression accepted, in bytes.
 pub const MAX_REGEX_LEN: usize = 1024;

@@ -367,11 +367,7 @@ mod tests {
         let mut v = Validator::new("");
         config.validate_into(&mut v, "route", &BTreeSet::from(["log".to_string()]), true);
         let err = v.finish().unwrap_err();
-        let fields: Vec<&str> = err
-            .context()
-            .filter(|(k, _)| *k == "field")
-            .map(|(_, v)| v)
-            .collect();
+        let fields: Vec<&str> = err.context_values("field").collect();
         assert_eq!(
             fields,
             [

@@ -21,11 +21,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use foundation_core::Error;
+use foundation_core::http::{echo, error_json};
 
 use super::aggregator::{HealthAggregator, Scope};
 use super::options::Group;
 use super::report::{HEALTH_JSON, HealthReport};
-use crate::http_error::{echo, error_json};
 
 pub(crate) fn router(aggregator: HealthAggregator) -> Router {
     Router::new()

@@ -162,10 +162,7 @@ mod tests {
     fn fields(cfg: &PoolConfig) -> Vec<String> {
         let err = cfg.validate().unwrap_err();
         assert!(err.is(ErrorCode::INVALID_CONFIG));
-        err.context()
-            .filter(|(k, _)| *k == "field")
-            .map(|(_, v)| v.to_string())
-            .collect()
+        err.context_values("field").map(str::to_string).collect()
     }
 
     #[test]

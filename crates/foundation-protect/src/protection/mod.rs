@@ -10,7 +10,7 @@
 //!
 //! Each call runs in the `tracing` span `foundation.protection.call` (fields `protection`,
 //! `attempt`, `trace_id`, `span_id`). When a
-//! [`TraceContext`](foundation_core::trace::TraceContext) is current, the call runs in a child
+//! [`TraceContext`] is current, the call runs in a child
 //! of it (a new span id) that [`CallContext::trace`] hands to the call, to put in outgoing
 //! headers. A [`CallObserver`] set on the builder is told every call's outcome.
 //!
