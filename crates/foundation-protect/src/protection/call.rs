@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use foundation_core::trace::TraceContext;
 use foundation_core::{Error, Result};
+use futures::FutureExt;
+use futures::future::Either;
 use tracing::field::{Empty, display};
 use tracing::{Instrument, Span};
 
@@ -28,9 +30,26 @@ pub(crate) struct CallScope<'p> {
 impl<'p> CallScope<'p> {
     /// Starts a call: a child of the current trace context (if any), the span
     /// `foundation.protection.call`, and the start time when an observer will want it.
-    pub(crate) fn start(protection: &'p Protection) -> CallScope<'p> {
+    ///
+    /// `None` when the call is untraced, unobserved, and its span unwanted: then the stages
+    /// run bare, without [`execute`](Self::execute) around them (it would cost the happy
+    /// path more than the stages themselves). With no subscriber ever installed, no
+    /// observer and no current trace context, that is known before anything is built.
+    #[inline]
+    pub(crate) fn start(protection: &'p Protection) -> Option<CallScope<'p>> {
         let stages = &*protection.stages;
-        // With no subscriber ever installed no span can be wanted; skip building one.
+        if stages.observer.is_none()
+            && !tracing::dispatcher::has_been_set()
+            && !TraceContext::with_current(|current| current.is_some())
+        {
+            return None;
+        }
+        let scope = Self::open(protection);
+        (!scope.is_inert()).then_some(scope)
+    }
+
+    fn open(protection: &'p Protection) -> CallScope<'p> {
+        let stages = &*protection.stages;
         let span = if !tracing::dispatcher::has_been_set() {
             Span::none()
         } else {
@@ -56,47 +75,39 @@ impl<'p> CallScope<'p> {
         }
     }
 
-    /// The call's trace context, for an attempt's [`CallContext`](super::CallContext).
-    pub(crate) fn trace(&self) -> Option<TraceContext> {
-        self.trace.clone()
+    /// Notes that attempt `attempt` of the call in `scope` (if it has one) starts, and
+    /// gives its trace context, for the attempt's [`CallContext`](super::CallContext).
+    #[inline]
+    pub(crate) fn attempt(scope: Option<&Self>, attempt: u32) -> Option<TraceContext> {
+        let scope = scope?;
+        scope.span.record("attempt", attempt);
+        scope.trace.clone()
     }
 
-    /// Notes that attempt `attempt` starts.
-    pub(crate) fn attempt(&self, attempt: u32) {
-        self.span.record("attempt", attempt);
-    }
-
-    /// Whether the call is untraced, unobserved, and its span unwanted: then the stages run
-    /// bare, without [`execute`](Self::execute) around them (it would cost the happy path
-    /// more than the stages themselves).
-    pub(crate) fn is_inert(&self) -> bool {
+    /// Whether the call is untraced, unobserved, and its span unwanted.
+    fn is_inert(&self) -> bool {
         self.trace.is_none() && self.started.is_none() && self.span.is_disabled()
     }
 
     /// Runs the call's stages (`body`, answering with the result and the number of attempts
     /// made) inside its span and trace context, and tells the observer how it ended.
-    pub(crate) async fn execute<T>(
+    ///
+    /// Built from combinators, not as an `async fn`: an `async fn` would keep `body` as an
+    /// argument beside the future that runs it, and each such layer doubled the call's
+    /// future (2,208 bytes for an attempt loop of 592).
+    pub(crate) fn execute<T>(
         &self,
         body: impl Future<Output = (Result<T>, u32)>,
-    ) -> Result<T> {
-        let (result, attempts) = self.run(body).await;
-        self.finish(result.as_ref().err(), attempts);
-        result
-    }
-
-    async fn run<T>(&self, body: impl Future<Output = (Result<T>, u32)>) -> (Result<T>, u32) {
-        // A disabled span (no subscriber wants it) is not entered on every poll.
-        match (&self.trace, self.span.is_disabled()) {
-            (None, true) => body.await,
-            (None, false) => body.instrument(self.span.clone()).await,
-            (Some(trace), true) => trace.clone().scope(body).await,
-            (Some(trace), false) => {
-                trace
-                    .clone()
-                    .scope(body.instrument(self.span.clone()))
-                    .await
-            }
-        }
+    ) -> impl Future<Output = Result<T>> {
+        let body = body.instrument(self.span.clone());
+        let scoped = match &self.trace {
+            None => Either::Left(body),
+            Some(trace) => Either::Right(trace.clone().scope(body)),
+        };
+        scoped.map(|(result, attempts)| {
+            self.finish(result.as_ref().err(), attempts);
+            result
+        })
     }
 
     /// Tells the protection's observer, if any, how the call ended.

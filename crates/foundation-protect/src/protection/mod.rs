@@ -171,22 +171,26 @@ impl Protection {
     }
 
     /// Runs `call` through every stage. `call` is invoked once per attempt.
-    pub async fn run<T, F, Fut>(&self, call: F) -> Result<T>
+    pub fn run<T, F, Fut>(&self, call: F) -> impl Future<Output = Result<T>>
     where
         F: FnMut(CallContext<'static>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.execute(None, call).await
+        self.execute(None, call)
     }
 
     /// Like [`run`](Self::run), on behalf of `caller` (an agent or client id): the breaker
     /// keeps per-caller counts and a keyed rate limiter limits per caller.
-    pub async fn run_for<'c, T, F, Fut>(&self, caller: &'c str, call: F) -> Result<T>
+    pub fn run_for<'c, T, F, Fut>(
+        &self,
+        caller: &'c str,
+        call: F,
+    ) -> impl Future<Output = Result<T>>
     where
         F: FnMut(CallContext<'c>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.execute(Some(caller), call).await
+        self.execute(Some(caller), call)
     }
 
     /// Like [`run`](Self::run), but when the protection refuses or the call finally fails,
@@ -247,6 +251,7 @@ impl Protection {
 
     /// Takes a breaker permit for one attempt: borrowed (no reference count touched) unless
     /// the call is made for a caller, whose counts the owned permit carries.
+    #[inline]
     pub(crate) fn permit(&self, caller: Option<&str>) -> Result<Option<AttemptPermit<'_>>> {
         let Some(b) = &self.stages.breaker else {
             return Ok(None);
@@ -271,6 +276,7 @@ impl Protection {
         }
     }
 
+    #[inline]
     pub(crate) fn context<'c>(
         &self,
         attempt: u32,
@@ -286,6 +292,7 @@ impl Protection {
     }
 
     /// The retry state for one call, if the protection retries.
+    #[inline]
     pub(crate) fn start_retries(&self) -> Option<RetryState<'_>> {
         self.stages.retry.as_ref().map(Retry::start)
     }
@@ -335,6 +342,7 @@ impl Protection {
     }
 
     /// The attempt number the retry state is at (1 without retries).
+    #[inline]
     pub(crate) fn attempt_number(retries: &Option<RetryState<'_>>) -> u32 {
         retries.as_ref().map_or(1, RetryState::attempt)
     }
@@ -344,13 +352,14 @@ impl Protection {
         F: FnMut(CallContext<'c>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let scope = CallScope::start(self);
-        if scope.is_inert() {
-            return self.attempts(caller, &mut call, &scope).await.0;
+        match CallScope::start(self) {
+            None => self.attempts(caller, &mut call, None).await.0,
+            Some(scope) => {
+                scope
+                    .execute(self.attempts(caller, &mut call, Some(&scope)))
+                    .await
+            }
         }
-        scope
-            .execute(self.attempts(caller, &mut call, &scope))
-            .await
     }
 
     /// The stages of one call, attempt after attempt: the result and the attempts made.
@@ -358,7 +367,7 @@ impl Protection {
         &self,
         caller: Option<&'c str>,
         call: &mut F,
-        scope: &CallScope<'_>,
+        scope: Option<&CallScope<'_>>,
     ) -> (Result<T>, u32)
     where
         F: FnMut(CallContext<'c>) -> Fut,
@@ -371,11 +380,11 @@ impl Protection {
         let mut retries = self.start_retries();
         loop {
             let attempt = Protection::attempt_number(&retries);
-            scope.attempt(attempt);
+            let trace = CallScope::attempt(scope, attempt);
             let result = match self.permit(caller) {
                 Err(refused) => Err(refused),
                 Ok(permit) => {
-                    let ctx = self.context(attempt, caller, scope.trace());
+                    let ctx = self.context(attempt, caller, trace);
                     let result = self.timed(call(ctx)).await;
                     if let Some(p) = permit {
                         p.record_result(&result);

@@ -77,21 +77,25 @@ impl<M: Manager> PooledProtection<M> {
     }
 
     /// Runs `call` with a checked-out connection through every stage.
-    pub async fn run<T, F, Fut>(&self, call: F) -> Result<T>
+    pub fn run<T, F, Fut>(&self, call: F) -> impl Future<Output = Result<T>>
     where
         F: FnMut(Pooled<M>, CallContext<'static>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.execute(None, call).await
+        self.execute(None, call)
     }
 
     /// Like [`run`](Self::run), on behalf of `caller`.
-    pub async fn run_for<'c, T, F, Fut>(&self, caller: &'c str, call: F) -> Result<T>
+    pub fn run_for<'c, T, F, Fut>(
+        &self,
+        caller: &'c str,
+        call: F,
+    ) -> impl Future<Output = Result<T>>
     where
         F: FnMut(Pooled<M>, CallContext<'c>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        self.execute(Some(caller), call).await
+        self.execute(Some(caller), call)
     }
 
     async fn execute<'c, T, F, Fut>(&self, caller: Option<&'c str>, mut call: F) -> Result<T>
@@ -99,13 +103,14 @@ impl<M: Manager> PooledProtection<M> {
         F: FnMut(Pooled<M>, CallContext<'c>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let scope = CallScope::start(&self.protection);
-        if scope.is_inert() {
-            return self.attempts(caller, &mut call, &scope).await.0;
+        match CallScope::start(&self.protection) {
+            None => self.attempts(caller, &mut call, None).await.0,
+            Some(scope) => {
+                scope
+                    .execute(self.attempts(caller, &mut call, Some(&scope)))
+                    .await
+            }
         }
-        scope
-            .execute(self.attempts(caller, &mut call, &scope))
-            .await
     }
 
     /// The stages of one call, attempt after attempt: the result and the attempts made.
@@ -113,7 +118,7 @@ impl<M: Manager> PooledProtection<M> {
         &self,
         caller: Option<&'c str>,
         call: &mut F,
-        scope: &CallScope<'_>,
+        scope: Option<&CallScope<'_>>,
     ) -> (Result<T>, u32)
     where
         F: FnMut(Pooled<M>, CallContext<'c>) -> Fut,
@@ -127,11 +132,11 @@ impl<M: Manager> PooledProtection<M> {
         let mut retries = p.start_retries();
         loop {
             let attempt = Protection::attempt_number(&retries);
-            scope.attempt(attempt);
+            let trace = CallScope::attempt(scope, attempt);
             let result = match p.permit(caller) {
                 Err(refused) => Err(refused),
                 Ok(permit) => {
-                    let ctx = p.context(attempt, caller, scope.trace());
+                    let ctx = p.context(attempt, caller, trace);
                     let result = p
                         .timed(async {
                             let conn = self
