@@ -29,6 +29,9 @@ use foundation_runtime::agent::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+#[path = "support/instructions.rs"]
+mod instructions;
+
 const TIMEOUT: Duration = Duration::from_secs(5);
 const BATCH: u64 = 1000;
 
@@ -158,14 +161,7 @@ async fn run(contender: &str, n: u64) -> Result<(), String> {
 }
 
 fn main() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: agent_instructions CONTENDER COUNT";
-    let contender = args.next().ok_or(usage)?;
-    let n: u64 = args.next().and_then(|n| n.parse().ok()).ok_or(usage)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let (contender, n, rt) = instructions::contender_count_runtime("agent_instructions")?;
     rt.block_on(async move { tokio::spawn(async move { run(&contender, n).await }).await })
         .map_err(|e| e.to_string())?
 }

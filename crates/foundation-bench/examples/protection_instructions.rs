@@ -29,6 +29,9 @@ use foundation_protect::protection::Protection;
 use foundation_protect::retry::RetryConfig;
 use foundation_protect::timeout::TimeoutConfig;
 
+#[path = "support/instructions.rs"]
+mod instructions;
+
 async fn operation(x: u64) -> Result<u64, Error> {
     Ok(black_box(x))
 }
@@ -87,13 +90,6 @@ async fn run(contender: &str, n: u64) -> Result<(), String> {
 }
 
 fn main() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: protection_instructions CONTENDER COUNT";
-    let contender = args.next().ok_or(usage)?;
-    let n: u64 = args.next().and_then(|n| n.parse().ok()).ok_or(usage)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let (contender, n, rt) = instructions::contender_count_runtime("protection_instructions")?;
     rt.block_on(run(&contender, n))
 }
