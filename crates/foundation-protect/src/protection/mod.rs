@@ -171,6 +171,9 @@ impl Protection {
     }
 
     /// Runs `call` through every stage. `call` is invoked once per attempt.
+    ///
+    /// Nothing happens until the returned future is first polled: the trace context and the
+    /// `tracing` span the call runs in are the ones current then.
     pub fn run<T, F, Fut>(&self, call: F) -> impl Future<Output = Result<T>>
     where
         F: FnMut(CallContext<'static>) -> Fut,
